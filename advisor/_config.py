@@ -43,7 +43,9 @@ def load_tool_config(start: str | Path | None = None) -> tuple[dict[str, Any], P
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path}: is not valid TOML ({exc}); fix the file or run from another folder.") from None
+        raise ConfigError(
+            f"{path}: is not valid TOML ({exc}); fix the file or run from another folder."
+        ) from None
     table = data.get("tool", {}).get("advisor", {})
     if not isinstance(table, dict):
         raise ConfigError(f"{path}: [tool.advisor] must be a table, got {type(table).__name__}.")

@@ -20,18 +20,40 @@ __all__ = ["SHARED_CONFIG_KEYS", "cli", "main"]
 
 # name -> "module:attribute"; each module is imported only when its command runs.
 _COMMANDS: dict[str, tuple[str, str]] = {
-    "diagnose": ("advisor.cli._diagnose:diagnose", "Diagnose a training run: fit, model, weights and advice."),
-    "check": ("advisor.cli._check:check", "CI gate: fail (exit 1) when a run regressed into overfitting."),
-    "recommend": ("advisor.cli._recommend:recommend", "Advice from declared facts alone (no files)."),
+    "diagnose": (
+        "advisor.cli._diagnose:diagnose",
+        "Diagnose a training run: fit, model, weights and advice.",
+    ),
+    "check": (
+        "advisor.cli._check:check",
+        "CI gate: fail (exit 1) when a run regressed into overfitting.",
+    ),
+    "recommend": (
+        "advisor.cli._recommend:recommend",
+        "Advice from declared facts alone (no files).",
+    ),
     "rules": ("advisor.cli._rules:rules", "List, show and lint the rules of the knowledge base."),
-    "tune": ("advisor.cli._tune:tune", "Tune the recommended regularizer stack with Optuna and k-fold CV."),
+    "tune": (
+        "advisor.cli._tune:tune",
+        "Tune the recommended regularizer stack with Optuna and k-fold CV.",
+    ),
 }
 
 # Keys of [tool.advisor] itself that apply to every command having the matching option.
 SHARED_CONFIG_KEYS = frozenset(
     {
-        "task", "samples", "classes", "pretrained", "budget", "gpu-hours", "batch-size",
-        "no-flip", "rules-dir", "device", "trust", "format",
+        "task",
+        "samples",
+        "classes",
+        "pretrained",
+        "budget",
+        "gpu-hours",
+        "batch-size",
+        "no-flip",
+        "rules-dir",
+        "device",
+        "trust",
+        "format",
     }
 )
 
@@ -120,7 +142,10 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(2)
     except (FileNotFoundError, IsADirectoryError, NotADirectoryError, PermissionError) as exc:
         name = getattr(exc, "filename", None) or ""
-        print(f"advisor: error: {name}: {exc.strerror or exc}; check the path and its permissions.", file=err)
+        print(
+            f"advisor: error: {name}: {exc.strerror or exc}; check the path and its permissions.",
+            file=err,
+        )
         sys.exit(2)
     except BrokenPipeError:
         sys.exit(0)

@@ -13,6 +13,8 @@ from typing import Any, Literal
 
 import numpy as np
 
+from advisor._display import Displayable
+
 __all__ = ["HIGHER_IS_BETTER", "Curves", "Series", "Split"]
 
 Split = Literal["train", "val"]
@@ -20,8 +22,24 @@ Split = Literal["train", "val"]
 # Normalised metric names whose larger values are better; every other metric
 # (loss, error, perplexity, mae ...) is "min".
 HIGHER_IS_BETTER = frozenset(
-    {"accuracy", "top1", "top5", "f1", "auc", "precision", "recall", "map", "map50",
-     "pearson", "spearman", "r2", "iou", "dice", "bleu", "rouge"}
+    {
+        "accuracy",
+        "top1",
+        "top5",
+        "f1",
+        "auc",
+        "precision",
+        "recall",
+        "map",
+        "map50",
+        "pearson",
+        "spearman",
+        "r2",
+        "iou",
+        "dice",
+        "bleu",
+        "rouge",
+    }
 )
 
 
@@ -67,13 +85,18 @@ class Series:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "split": self.split, "metric": self.metric, "key": self.key, "mode": self.mode,
-            "scale": self.scale, "epochs": self.epochs.tolist(), "values": self.values.tolist(),
+            "split": self.split,
+            "metric": self.metric,
+            "key": self.key,
+            "mode": self.mode,
+            "scale": self.scale,
+            "epochs": self.epochs.tolist(),
+            "values": self.values.tolist(),
         }
 
 
 @dataclass
-class Curves:
+class Curves(Displayable):
     """The learning curves of one training run.
 
     Attributes:
@@ -122,7 +145,9 @@ class Curves:
             "notes": list(self.notes),
             "hparams": self.hparams,
             "series": [
-                s.to_dict() if values else {k: v for k, v in s.to_dict().items() if k not in ("epochs", "values")}
+                s.to_dict()
+                if values
+                else {k: v for k, v in s.to_dict().items() if k not in ("epochs", "values")}
                 for s in self.series.values()
             ],
         }

@@ -1,0 +1,28 @@
+"""Learning curves: readers for every logger format, and the fit diagnosis.
+
+Names are resolved lazily so that importing one reader does not import them all.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from advisor.curves._types import HIGHER_IS_BETTER, Curves, Series
+
+_LAZY = {
+    "load_curves": "advisor.curves._load",
+    "load_runs": "advisor.curves._load",
+    "find_curve_files": "advisor.curves._load",
+    "diagnose_fit": "advisor.curves._diagnosis",
+    "FitDiagnosis": "advisor.curves._diagnosis",
+}
+
+__all__ = ["HIGHER_IS_BETTER", "Curves", "Series", *_LAZY]
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'advisor.curves' has no attribute {name!r}")
+    return getattr(importlib.import_module(module), name)
