@@ -24,10 +24,18 @@ from advisor.errors import CurveFormatError
 __all__ = ["RawRun", "RawSeries", "build_curves", "normalise_key", "slugify"]
 
 _SPLIT_WORDS = {
-    "train": "train", "training": "train", "tr": "train",
-    "val": "val", "valid": "val", "validation": "val", "eval": "val", "evaluation": "val",
-    "dev": "val", "metrics": "val",  # Ultralytics writes validation metrics as metrics/<name>
-    "test": "test", "testing": "test",
+    "train": "train",
+    "training": "train",
+    "tr": "train",
+    "val": "val",
+    "valid": "val",
+    "validation": "val",
+    "eval": "val",
+    "evaluation": "val",
+    "dev": "val",
+    "metrics": "val",  # Ultralytics writes validation metrics as metrics/<name>
+    "test": "test",
+    "testing": "test",
 }
 # Leading words that say how a loss was reduced, not what it is ("dev/avg_loss").
 _REDUCTION_WORDS = {"avg", "mean", "average", "total", "epoch", "overall", "running"}
@@ -39,30 +47,93 @@ _NOT_METRIC = re.compile(
     r"hp_metric|index|unnamed.*)$"
 )
 _METRIC_ALIASES = {
-    "loss": "loss", "avg_loss": "loss", "mean_loss": "loss", "total_loss": "loss", "objective": "loss",
-    "acc": "accuracy", "accuracy": "accuracy", "categorical_accuracy": "accuracy",
-    "sparse_categorical_accuracy": "accuracy", "binary_accuracy": "accuracy", "accuracy_score": "accuracy",
-    "top1": "top1", "acc1": "top1", "top1_acc": "top1", "top1_accuracy": "top1", "accuracy_top1": "top1",
-    "top_1": "top1", "top_1_accuracy": "top1", "acc_top1": "top1",
-    "top5": "top5", "acc5": "top5", "top5_acc": "top5", "top5_accuracy": "top5", "accuracy_top5": "top5",
-    "top_5": "top5", "top_5_accuracy": "top5", "acc_top5": "top5",
-    "f1": "f1", "f1_score": "f1", "f1score": "f1", "fscore": "f1", "f_score": "f1",
-    "auc": "auc", "roc_auc": "auc", "auroc": "auc", "rocauc": "auc",
-    "precision": "precision", "precision_b": "precision", "prec": "precision",
-    "recall": "recall", "recall_b": "recall",
-    "map50": "map50", "map50_b": "map50", "map_50": "map50", "map": "map", "map50_95": "map",
-    "map50_95_b": "map", "map_50_95": "map",
-    "pearson": "pearson", "pearsonr": "pearson", "spearman": "spearman", "spearmanr": "spearman",
-    "mae": "mae", "mean_absolute_error": "mae", "mse": "mse", "mean_squared_error": "mse",
-    "rmse": "rmse", "root_mean_squared_error": "rmse", "perplexity": "perplexity", "ppl": "perplexity",
-    "r2": "r2", "r2_score": "r2", "iou": "iou", "miou": "iou", "dice": "dice", "bleu": "bleu",
+    "loss": "loss",
+    "avg_loss": "loss",
+    "mean_loss": "loss",
+    "total_loss": "loss",
+    "objective": "loss",
+    "acc": "accuracy",
+    "accuracy": "accuracy",
+    "categorical_accuracy": "accuracy",
+    "sparse_categorical_accuracy": "accuracy",
+    "binary_accuracy": "accuracy",
+    "accuracy_score": "accuracy",
+    "top1": "top1",
+    "acc1": "top1",
+    "top1_acc": "top1",
+    "top1_accuracy": "top1",
+    "accuracy_top1": "top1",
+    "top_1": "top1",
+    "top_1_accuracy": "top1",
+    "acc_top1": "top1",
+    "top5": "top5",
+    "acc5": "top5",
+    "top5_acc": "top5",
+    "top5_accuracy": "top5",
+    "accuracy_top5": "top5",
+    "top_5": "top5",
+    "top_5_accuracy": "top5",
+    "acc_top5": "top5",
+    "f1": "f1",
+    "f1_score": "f1",
+    "f1score": "f1",
+    "fscore": "f1",
+    "f_score": "f1",
+    "auc": "auc",
+    "roc_auc": "auc",
+    "auroc": "auc",
+    "rocauc": "auc",
+    "precision": "precision",
+    "precision_b": "precision",
+    "prec": "precision",
+    "recall": "recall",
+    "recall_b": "recall",
+    "map50": "map50",
+    "map50_b": "map50",
+    "map_50": "map50",
+    "map": "map",
+    "map50_95": "map",
+    "map50_95_b": "map",
+    "map_50_95": "map",
+    "pearson": "pearson",
+    "pearsonr": "pearson",
+    "spearman": "spearman",
+    "spearmanr": "spearman",
+    "mae": "mae",
+    "mean_absolute_error": "mae",
+    "mse": "mse",
+    "mean_squared_error": "mse",
+    "rmse": "rmse",
+    "root_mean_squared_error": "rmse",
+    "perplexity": "perplexity",
+    "ppl": "perplexity",
+    "r2": "r2",
+    "r2_score": "r2",
+    "iou": "iou",
+    "miou": "iou",
+    "dice": "dice",
+    "bleu": "bleu",
 }
 # Words that make an otherwise unknown name a metric ("val_classification_loss", "class_0_acc").
-_METRIC_WORDS = re.compile(r"(loss|acc|accuracy|error|err|f1|auc|precision|recall|map|iou|dice|bleu|rouge|ppl|"
-                           r"perplexity|mae|mse|rmse|pearson|spearman|top\d|r2|score|nll|ce)")
+_METRIC_WORDS = re.compile(
+    r"(loss|acc|accuracy|error|err|f1|auc|precision|recall|map|iou|dice|bleu|rouge|ppl|"
+    r"perplexity|mae|mse|rmse|pearson|spearman|top\d|r2|score|nll|ce)"
+)
 _LOWER_WORDS = ("loss", "error", "err", "mae", "mse", "rmse", "perplexity", "nll", "wer", "cer")
 # Metrics whose values are fractions of samples and can be written as percent or as counts.
-_RATIO_METRICS = {"accuracy", "top1", "top5", "f1", "precision", "recall", "auc", "map", "map50", "iou", "dice"}
+_RATIO_METRICS = {
+    "accuracy",
+    "top1",
+    "top5",
+    "f1",
+    "precision",
+    "recall",
+    "auc",
+    "map",
+    "map50",
+    "iou",
+    "dice",
+}
 
 
 def slugify(name: str) -> str:
@@ -123,7 +194,9 @@ def mode_of(metric: str) -> str:
     """``"max"`` for metrics where higher is better, else ``"min"``."""
     if any(w in metric for w in _LOWER_WORDS):
         return "min"
-    if metric in HIGHER_IS_BETTER or any(metric.startswith(h) or metric.endswith("_" + h) for h in HIGHER_IS_BETTER):
+    if metric in HIGHER_IS_BETTER or any(
+        metric.startswith(h) or metric.endswith("_" + h) for h in HIGHER_IS_BETTER
+    ):
         return "max"
     if metric.endswith(("accuracy", "_acc")) or metric.startswith("acc"):
         return "max"
@@ -142,6 +215,7 @@ class RawSeries:
     epochs: np.ndarray
     values: np.ndarray
     percent: bool = False  # the log wrote a "%" sign next to the values
+    averaged: bool = False  # several points per epoch were averaged into one
 
 
 @dataclass
@@ -156,6 +230,7 @@ class RawRun:
     hparams: dict[str, Any] = field(default_factory=dict)
     # raw key -> (split, metric) decided by the reader (HF eval sets, explicit mapping)
     forced: dict[str, tuple[str, str]] = field(default_factory=dict)
+    columns: list[str] | None = None  # every column of the file, for error messages
 
 
 @dataclass
@@ -176,7 +251,7 @@ def _did_you_mean(key: str, available: list[str]) -> str:
 
 
 def _apply_mapping(raw: RawRun, mapping: Mapping) -> None:
-    available = [s.key for s in raw.series]
+    available = list(raw.columns) if raw.columns else [s.key for s in raw.series]
     where = raw.source or "curves"
     for flag, key, target in (
         ("--train", mapping.train_key, "train-loss"),
@@ -201,12 +276,17 @@ def _apply_mapping(raw: RawRun, mapping: Mapping) -> None:
             raw.forced[key] = ("val", metric if metric != "loss" else slugify(key))
     raw.notes.append(
         "explicit mapping: "
-        + ", ".join(f"{k} -> {'/'.join(v)}" for k, v in raw.forced.items() if k in {
-            mapping.train_key, mapping.val_key, mapping.metric_key})
+        + ", ".join(
+            f"{k} -> {'/'.join(v)}"
+            for k, v in raw.forced.items()
+            if k in {mapping.train_key, mapping.val_key, mapping.metric_key}
+        )
     )
 
 
-def _set_scales(series: dict[tuple[str, str], Series], raw_percent: set[str], notes: list[str]) -> None:
+def _set_scales(
+    series: dict[tuple[str, str], Series], raw_percent: set[str], notes: list[str]
+) -> None:
     ratio = [s for s in series.values() if _is_ratio(s.metric)]
     if not ratio:
         return
@@ -230,7 +310,9 @@ def _set_scales(series: dict[tuple[str, str], Series], raw_percent: set[str], no
         else:
             s.scale = "fraction"
     if scaled_pct:
-        notes.append(f"{', '.join(scaled_pct)} logged in percent (0-100); rescaled to fractions (0-1)")
+        notes.append(
+            f"{', '.join(scaled_pct)} logged in percent (0-100); rescaled to fractions (0-1)"
+        )
     if scaled_cnt:
         notes.append(
             f"{', '.join(scaled_cnt)} exceed 100, so they look like counts of correct samples, not"
@@ -265,7 +347,9 @@ def build_curves(raw: RawRun, *, mapping: Mapping | None = None) -> Curves:
     dropped_twins = [rs.key for rs, sp, m, suf in parsed if suf == "step" and (sp, m) in have_epoch]
     parsed = [p for p in parsed if p[0].key not in dropped_twins]
     if dropped_twins:
-        notes.append(f"used the *_epoch aggregates; ignored per-batch twins {', '.join(dropped_twins)}")
+        notes.append(
+            f"used the *_epoch aggregates; ignored per-batch twins {', '.join(dropped_twins)}"
+        )
 
     # Test series: dropped when a validation series exists (a test pass after training);
     # used as validation when they are all there is and were logged during training.
@@ -275,7 +359,9 @@ def build_curves(raw: RawRun, *, mapping: Mapping | None = None) -> Curves:
         during = max(np.unique(p[0].epochs).size for p in tests) > 1
         if has_val or not during:
             parsed = [p for p in parsed if p[1] != "test"]
-            notes.append(f"ignored test-set series {', '.join(p[0].key for p in tests)} (not validation)")
+            notes.append(
+                f"ignored test-set series {', '.join(p[0].key for p in tests)} (not validation)"
+            )
         else:
             parsed = [(rs, "val" if sp == "test" else sp, m, suf) for rs, sp, m, suf in parsed]
             notes.append(
@@ -288,23 +374,36 @@ def build_curves(raw: RawRun, *, mapping: Mapping | None = None) -> Curves:
     # forced entries first so that a mapping wins over an automatic name
     parsed.sort(key=lambda p: p[0].key not in raw.forced)
     for rs, split, metric, _suffix in parsed:
-        if rs.values.size == 0 or not np.any(~np.isnan(rs.values)) and rs.values.size == 0:
+        if rs.values.size == 0:
             continue
         slot = (split, metric)
         if slot in series:
             alt = (split, slugify(rs.key))
             if alt in series:
                 continue
-            notes.append(f"{rs.key} maps to {split}/{metric} like {series[slot].key}; kept as {split}/{alt[1]}")
+            notes.append(
+                f"{rs.key} maps to {split}/{metric} like {series[slot].key}; kept as {split}/{alt[1]}"
+            )
             slot = alt
-        series[slot] = Series(split=slot[0], metric=slot[1], key=rs.key, epochs=rs.epochs, values=rs.values,
-                              mode=mode_of(slot[1]))
+        series[slot] = Series(
+            split=slot[0],
+            metric=slot[1],
+            key=rs.key,
+            epochs=rs.epochs,
+            values=rs.values,
+            mode=mode_of(slot[1]),
+        )
         if rs.percent:
             raw_percent.add(rs.key)
+    averaged = [
+        s.key for s in series.values() if any(rs.averaged for rs in raw.series if rs.key == s.key)
+    ]
+    if averaged:
+        notes.append(f"{', '.join(averaged)} logged per batch; averaged within each epoch")
     if ignored:
         notes.append(f"ignored non-metric columns {', '.join(ignored)}")
     if not series:
-        shown = ", ".join(s.key for s in raw.series) or "none"
+        shown = ", ".join(raw.columns if raw.columns else [s.key for s in raw.series]) or "none"
         raise CurveFormatError(
             f"{raw.source}: no train or validation metric recognised (columns: {shown}); name them"
             " like 'loss'/'val_loss' or pass --train KEY --val KEY."
@@ -318,5 +417,11 @@ def build_curves(raw: RawRun, *, mapping: Mapping | None = None) -> Curves:
                     f"no total {split} loss: the components {', '.join(parts)} are kept as separate metrics"
                 )
     _set_scales(series, raw_percent, notes)
-    return Curves(series=series, format=raw.format, source=raw.source, run=raw.run, notes=notes,
-                  hparams=dict(raw.hparams))
+    return Curves(
+        series=series,
+        format=raw.format,
+        source=raw.source,
+        run=raw.run,
+        notes=notes,
+        hparams=dict(raw.hparams),
+    )
