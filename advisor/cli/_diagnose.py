@@ -1,0 +1,189 @@
+"""``advisor diagnose PATH``: fit verdict, model facts, weights and advice for one run.
+
+Thin: parse the flags, call ``advisor._api.diagnose``, render. Nothing heavy is imported at
+module import time; a curve-only diagnosis never imports torch.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from advisor.errors import ConfigError
+
+__all__ = ["diagnose"]
+
+FORMATS = ("text", "json", "html", "markdown")
+
+
+@click.command("diagnose")
+@click.argument("path", type=click.Path(path_type=Path))
+@click.option(
+    "--format",
+    "format",
+    type=click.Choice(FORMATS),
+    default="text",
+    show_default=True,
+    help="Output: text (terminal), json (one object on stdout), html or markdown (a report file).",
+)
+@click.option(
+    "--output",
+    "-o",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Report file for --format html|markdown (refused if it exists, unless --force).",
+)
+@click.option("--force", is_flag=True, help="Overwrite an existing --output file.")
+@click.option(
+    "--classes",
+    type=click.IntRange(min=2),
+    default=None,
+    help="Number of classes (chance-level loss ln K).",
+)
+@click.option(
+    "--samples", type=click.IntRange(min=1), default=None, help="Number of training samples."
+)
+@click.option(
+    "--task",
+    type=click.Choice(["image", "sequence", "text", "tabular", "audio"]),
+    default=None,
+    help="Kind of data.",
+)
+@click.option(
+    "--pretrained/--from-scratch",
+    default=None,
+    help="Whether training started from pretrained weights.",
+)
+@click.option(
+    "--budget", type=click.Choice(["low", "medium", "high"]), default=None, help="Compute budget."
+)
+@click.option(
+    "--gpu-hours",
+    type=click.FloatRange(min=0),
+    default=None,
+    help="GPU hours available for tuning.",
+)
+@click.option("--batch-size", type=click.IntRange(min=1), default=None, help="Training batch size.")
+@click.option(
+    "--no-flip", is_flag=True, default=False, help="Orientation matters: no flip augmentation."
+)
+@click.option(
+    "--rules-dir",
+    "--rules",
+    "rules_dir",
+    multiple=True,
+    type=click.Path(path_type=Path),
+    help="Extra folder of rules (repeatable).",
+)
+@click.option(
+    "--trust",
+    is_flag=True,
+    help="Allow unpickling a full checkpoint object (only for files you trust).",
+)
+@click.option(
+    "--spectral/--no-spectral",
+    default=True,
+    show_default=True,
+    help="Spectral analysis of the weights.",
+)
+@click.option(
+    "--device",
+    type=click.Choice(["auto", "cpu", "cuda"]),
+    default="auto",
+    show_default=True,
+    help="Device for the model inspection.",
+)
+@click.option(
+    "--all-versions",
+    is_flag=True,
+    help="Count every lightning_logs/version_N as a run (see --run).",
+)
+@click.option(
+    "--run",
+    type=click.IntRange(min=1),
+    default=None,
+    help="1-based run to read when PATH holds several.",
+)
+@click.option("--train", "train_key", default=None, help="Column/tag of the train loss.")
+@click.option("--val", "val_key", default=None, help="Column/tag of the validation loss.")
+@click.option(
+    "--metric", "metric_key", default=None, help="Column/tag of an extra validation metric."
+)
+def diagnose(
+    path: Path,
+    format: str,
+    output: Path | None,
+    force: bool,
+    classes: int | None,
+    samples: int | None,
+    task: str | None,
+    pretrained: bool | None,
+    budget: str | None,
+    gpu_hours: float | None,
+    batch_size: int | None,
+    no_flip: bool,
+    rules_dir: tuple[Path, ...],
+    trust: bool,
+    spectral: bool,
+    device: str,
+    all_versions: bool,
+    run: int | None,
+    train_key: str | None,
+    val_key: str | None,
+    metric_key: str | None,
+) -> int:
+    """Diagnose a training run from its learning curves and/or checkpoint.
+
+    PATH is a curve log (Lightning metrics.csv, Keras CSV/JSON, trainer_state.json, TensorBoard
+    events, results.csv ...), a run directory, or a checkpoint. Exit 0 on success, 2 on bad input.
+    """
+    if format in ("html", "markdown"):
+        if output is None:
+            raise ConfigError(f"--format {format} writes a report file; pass --output FILE.")
+        if output.exists() and not force:
+            raise ConfigError(
+                f"--output {output}: the file exists; pass --force to overwrite it or choose another name."
+            )
+    elif output is not None:
+        raise ConfigError(
+            f"--output is for --format html|markdown; with --format {format} the result goes to stdout."
+        )
+
+    from advisor._api import diagnose as run_diagnose
+
+    result = run_diagnose(
+        path,
+        classes=classes,
+        samples=samples,
+        task=task,
+        pretrained=pretrained,
+        budget=budget,
+        gpu_hours=gpu_hours,
+        batch_size=batch_size,
+        no_flip=True if no_flip else None,
+        rules_dirs=tuple(rules_dir),
+        trust=trust,
+        spectral=spectral,
+        device=device,
+        all_versions=all_versions,
+        train_key=train_key,
+        val_key=val_key,
+        metric_key=metric_key,
+        run=run,
+    )
+    if format == "json":
+        from advisor.cli._console import print_json
+
+        print_json(result.to_dict())
+    elif format == "text":
+        from advisor.cli._console import out_console
+
+        out_console.print(result)
+    else:
+        from advisor.cli._console import err_console
+        from advisor.report import write_report
+
+        written = write_report(result, output, format=format)
+        err_console.print(f"advisor: wrote {format} report to {written or output}")
+    return 0

@@ -1,0 +1,138 @@
+"""``advisor diagnose`` end to end: JSON schema, text view, report files, bad input, no torch."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from advisor.cli._main import main
+
+ROOT = Path(__file__).resolve().parents[2]
+MNIST = ROOT / "tests" / "data" / "real" / "mnist20k-v0.csv"
+
+
+def run(argv, capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(argv)
+    out, err = capsys.readouterr()
+    return exc.value.code, out, err
+
+
+@pytest.fixture(autouse=True)
+def _no_project_config(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # no pyproject.toml above tmp_path: defaults only
+
+
+def test_json_schema(capsys):
+    code, out, err = run(["diagnose", str(MNIST), "--format", "json"], capsys)
+    assert code == 0, err
+    data = json.loads(out)
+    assert set(data) >= {"source", "sources", "fit", "model", "weights", "facts", "recommendations"}
+    fit = data["fit"]
+    assert fit["verdict"] in {"good_fit", "not_converged"}
+    assert isinstance(fit["best_index"], int) and fit["best_epoch"] == 18
+    assert "onset_index" in fit and isinstance(fit["evidence"], list) and fit["evidence"]
+    assert {"best_abs", "best_rel", "end_abs", "end_rel"} <= set(fit["gap"])
+    assert data["model"] is None and data["weights"] is None
+    assert data["sources"] == [str(MNIST)]
+
+
+def test_text_shows_panel_plot_and_evidence(capsys):
+    code, out, _ = run(["diagnose", str(MNIST)], capsys)
+    assert code == 0
+    assert "GOOD FIT" in out or "NOT CONVERGED" in out
+    assert "evidence" in out and "train" in out and "recommended stopping epoch" in out
+    assert any(ch in out for ch in "▁▂▃▄▅▆▇█")
+
+
+def test_classes_flag_sets_chance_level(capsys):
+    code, out, _ = run(["diagnose", str(MNIST), "--format", "json", "--classes", "10"], capsys)
+    assert code == 0 and json.loads(out)["fit"]["chance"]["classes"] == 10
+
+
+def test_html_needs_output_and_refuses_overwrite(capsys, tmp_path):
+    code, _, err = run(["diagnose", str(MNIST), "--format", "html"], capsys)
+    assert code == 2 and "--output" in err
+    target = tmp_path / "report.md"
+    target.write_text("keep me")
+    code, _, err = run(
+        ["diagnose", str(MNIST), "--format", "markdown", "--output", str(target)], capsys
+    )
+    assert code == 2 and "--force" in err and target.read_text() == "keep me"
+
+
+@pytest.mark.slow
+def test_markdown_report_written_with_force(capsys, tmp_path):
+    target = tmp_path / "report.md"
+    target.write_text("old")
+    code, _, err = run(
+        ["diagnose", str(MNIST), "--format", "markdown", "--output", str(target), "--force"], capsys
+    )
+    assert code == 0, err
+    assert target.read_text() != "old" and "wrote markdown report" in err
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "needle"),
+    [
+        ("metrics.csv", b"", "empty"),
+        ("metrics.csv", b"epoch,train_loss,val_loss\n0,0.5,0.6\n", "epoch"),
+        ("metrics.csv", b"epoch,train_loss\n0,0.5\n1,0.4\n2,0.3\n", "validation"),
+        ("metrics.csv", b"epoch,train_loss,val_loss\n0,abc,def\n1,ghi,jkl\n", ""),
+        ("metrics.csv", b"foo,bar\n1,2\n3,4\n", ""),
+        ("metrics.csv", bytes(range(256)) * 4, ""),
+    ],
+    ids=["empty", "one-epoch", "no-validation", "non-numeric", "unknown-columns", "binary"],
+)
+def test_bad_input_exit_2_one_line(capsys, tmp_path, name, content, needle):
+    path = tmp_path / name
+    path.write_bytes(content)
+    code, out, err = run(["diagnose", str(path)], capsys)
+    assert code == 2, out
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("advisor: error: ") and str(path) in lines[0]
+    assert needle in lines[0] and "Traceback" not in err
+
+
+def test_missing_path_and_empty_dir_exit_2(capsys, tmp_path):
+    code, _, err = run(["diagnose", str(tmp_path / "nope.csv")], capsys)
+    assert code == 2 and "no such file" in err
+    (tmp_path / "logs").mkdir()
+    code, _, err = run(["diagnose", str(tmp_path / "logs")], capsys)
+    assert code == 2 and len(err.strip().splitlines()) == 1
+
+
+def test_nan_run_is_a_verdict_not_an_error(capsys, tmp_path):
+    rows = ["epoch,train_loss,val_loss"] + [
+        f"{e},{1 / (e + 1):.4f},{1.2 / (e + 1):.4f}" for e in range(10)
+    ]
+    rows += [f"{e},nan,nan" for e in range(10, 15)]
+    path = tmp_path / "metrics.csv"
+    path.write_text("\n".join(rows) + "\n")
+    code, out, _ = run(["diagnose", str(path), "--format", "json"], capsys)
+    fit = json.loads(out)["fit"]
+    assert code == 0 and fit["verdict"] == "diverging" and fit["first_nonfinite_epoch"] == 10
+
+
+def test_curve_only_diagnose_does_not_import_torch(tmp_path):
+    code = (
+        "import sys, io, contextlib\n"
+        "from advisor.cli._main import main\n"
+        "buf = io.StringIO()\n"
+        "with contextlib.redirect_stdout(buf):\n"
+        "    try:\n"
+        f"        main(['diagnose', {str(MNIST)!r}, '--format', 'json'])\n"
+        "    except SystemExit as e:\n"
+        "        assert e.code == 0, e.code\n"
+        "heavy = [m for m in ('torch', 'optuna', 'sklearn', 'matplotlib') if m in sys.modules]\n"
+        "print('HEAVY', heavy)\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=60
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "HEAVY []" in proc.stdout
