@@ -133,8 +133,8 @@ def check(
     Exit codes: 0 every condition holds, 1 a condition failed (regression found), 2 bad
     usage or unreadable input.
     """
-    from advisor.check import check as run_check
-    from advisor.check._render import render
+    from advisor.gate import check as run_check
+    from advisor.gate._render import render
     from advisor.cli._console import err_console
 
     target = (
@@ -156,7 +156,7 @@ def check(
         run=run,
     )
     if update_baseline:
-        from advisor.check._baseline import baseline_from_fit, write_baseline
+        from advisor.gate._baseline import baseline_from_fit, write_baseline
 
         record = baseline_from_fit(
             report.fit, metric=report.measurements.get("metric"), source=report.source

@@ -99,7 +99,7 @@ class CheckReport(Displayable):
         }
 
     def __rich_console__(self, console, options):
-        from advisor.check._render import text_renderables
+        from advisor.gate._render import text_renderables
 
         yield from text_renderables(self)
 
@@ -237,7 +237,7 @@ def check(
     base_record = None
     base_name = None
     if baseline is not None:
-        from advisor.check._baseline import read_baseline
+        from advisor.gate._baseline import read_baseline
 
         if isinstance(baseline, dict):
             base_record, base_name = baseline, "<dict>"

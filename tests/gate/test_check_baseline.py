@@ -7,9 +7,9 @@ import json
 import numpy as np
 import pytest
 
-from advisor.check import Status, baseline_from_fit, check, read_baseline, write_baseline
 from advisor.curves import Curves, Series
 from advisor.errors import ConfigError
+from advisor.gate import Status, baseline_from_fit, check, read_baseline, write_baseline
 
 E = np.arange(40, dtype=float)
 

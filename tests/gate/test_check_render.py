@@ -8,9 +8,9 @@ import xml.etree.ElementTree as ET
 import numpy as np
 import pytest
 
-from advisor.check import check, render, render_github, render_json, render_junit, render_text
 from advisor.curves import Curves, Series
 from advisor.errors import ConfigError
+from advisor.gate import check, render, render_github, render_json, render_junit, render_text
 
 E = np.arange(60, dtype=float)
 OVER = 0.5 + 2 * np.exp(-E / 8) + 0.004 * np.maximum(E - 20, 0) ** 1.3

@@ -14,7 +14,7 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
 
-from advisor.check._gate import CheckReport, Status
+from advisor.gate._gate import CheckReport, Status
 
 __all__ = [
     "render",

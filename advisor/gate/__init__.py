@@ -3,7 +3,7 @@
 A check measures one value; its condition compares it with a threshold; each result is
 PASS, WARN, FAIL or ERROR (a check that raised becomes ERROR, it does not crash the gate).
 The ``CheckReport`` owns the exit code (0 all hold, 1 a condition failed); renderers for
-text, json, github and junit are separate from the results (``advisor.check._render``).
+text, json, github and junit are separate from the results (``advisor.gate._render``).
 
 Example:
     >>> import advisor
@@ -14,17 +14,14 @@ Example:
 
 from __future__ import annotations
 
-import sys
-import types
-
-from advisor.check._baseline import (
+from advisor.gate._baseline import (
     BASELINE_VERSION,
     baseline_from_fit,
     read_baseline,
     write_baseline,
 )
-from advisor.check._gate import DEFAULT_FAIL_ON, CheckReport, CheckResult, Status, check
-from advisor.check._render import render, render_github, render_json, render_junit, render_text
+from advisor.gate._gate import DEFAULT_FAIL_ON, CheckReport, CheckResult, Status, check
+from advisor.gate._render import render, render_github, render_json, render_junit, render_text
 
 __all__ = [
     "BASELINE_VERSION",
@@ -42,17 +39,3 @@ __all__ = [
     "render_text",
     "write_baseline",
 ]
-
-
-class _CallableModule(types.ModuleType):
-    """``advisor.check(...)`` must call the gate even after ``import advisor.check``.
-
-    Importing the subpackage binds the *module* to the attribute ``advisor.check``, shadowing
-    the lazily exported function; making the module callable keeps both spellings working.
-    """
-
-    def __call__(self, *args, **kwargs):
-        return check(*args, **kwargs)
-
-
-sys.modules[__name__].__class__ = _CallableModule
