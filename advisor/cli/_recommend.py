@@ -1,0 +1,194 @@
+"""``advisor recommend``: the regularization plan from declared facts alone (no files).
+
+Thin: collect the flags (and ``[tool.advisor]`` keys, which flags override) into declared
+facts, run the rules engine, render. Imports nothing heavy: no torch, optuna or sklearn.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import click
+
+__all__ = ["PathListOption", "declared_from_params", "recommend"]
+
+_VERDICTS = ["overfitting", "underfitting", "good_fit", "not_converged", "diverging"]
+
+# Option name -> declared fact key (same name unless listed).
+_FACT_OPTIONS = (
+    "task",
+    "samples",
+    "classes",
+    "params",
+    "depth",
+    "arch",
+    "fit",
+    "pretrained",
+    "budget",
+    "gpu_hours",
+    "batch_size",
+    "no_flip",
+    "has_dropout",
+    "has_batchnorm",
+    "weight_decay",
+)
+
+
+def declared_from_params(
+    ctx: click.Context, values: dict[str, Any]
+) -> tuple[dict[str, Any], dict[str, str]]:
+    """Declared facts from the parsed options, and where each came from (flag or pyproject)."""
+    declared: dict[str, Any] = {}
+    sources: dict[str, str] = {}
+    for name in _FACT_OPTIONS:
+        value = values.get(name)
+        if value is None:
+            continue
+        declared[name] = value
+        origin = ctx.get_parameter_source(name)
+        flag = "--" + name.replace("_", "-")
+        if origin is click.core.ParameterSource.DEFAULT_MAP:
+            sources[name] = f"pyproject.toml [tool.advisor] {name.replace('_', '-')}"
+        else:
+            sources[name] = flag
+    if "has_dropout" in sources:
+        sources["dropout_rate"] = sources["has_dropout"]  # --has-dropout RATE gives both facts
+    return declared, sources
+
+
+class PathListOption(click.Option):
+    """A repeatable path option that also accepts one string from ``[tool.advisor]``."""
+
+    def type_cast_value(self, ctx: click.Context, value: Any) -> Any:
+        if isinstance(value, str | Path):
+            value = (value,)
+        return super().type_cast_value(ctx, value)
+
+
+def _rule_dirs(value: Any) -> tuple[Path, ...]:
+    # [tool.advisor] rules-dir may be one string or a list; flags give a tuple.
+    if value is None:
+        return ()
+    if isinstance(value, str | Path):
+        return (Path(value),)
+    return tuple(Path(v) for v in value)
+
+
+@click.command("recommend")
+@click.option(
+    "--task",
+    type=click.Choice(["image", "sequence", "text", "tabular", "audio"]),
+    default=None,
+    help="Kind of input data.",
+)
+@click.option(
+    "--samples", type=click.IntRange(min=1), default=None, help="Number of training examples."
+)
+@click.option(
+    "--classes",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Number of classes (1 = regression).",
+)
+@click.option(
+    "--params",
+    type=click.FloatRange(min=1),
+    default=None,
+    help="Trainable parameters (11e6 is fine).",
+)
+@click.option("--depth", type=click.IntRange(min=1), default=None, help="Number of weight layers.")
+@click.option(
+    "--arch",
+    type=click.Choice(["mlp", "cnn", "resnet", "rnn", "transformer"]),
+    default=None,
+    help="Architecture family.",
+)
+@click.option(
+    "--fit",
+    type=click.Choice(_VERDICTS),
+    default=None,
+    help="Fit verdict, when known without curves (advisor diagnose measures it).",
+)
+@click.option(
+    "--pretrained/--from-scratch", default=None, help="Fine-tuning pretrained weights, or not."
+)
+@click.option(
+    "--budget", type=click.Choice(["low", "medium", "high"]), default=None, help="Compute budget."
+)
+@click.option(
+    "--gpu-hours",
+    type=click.FloatRange(min=0),
+    default=None,
+    help="GPU hours available (sets the budget when --budget is absent: <2 low, <24 medium).",
+)
+@click.option("--batch-size", type=click.IntRange(min=1), default=None, help="Training batch size.")
+@click.option(
+    "--no-flip/--flip",
+    "no_flip",
+    default=None,
+    help="Orientation carries the label: never mirror inputs (--flip: mirroring is safe).",
+)
+@click.option(
+    "--has-dropout",
+    type=click.FloatRange(min=0, max=1),
+    default=None,
+    metavar="RATE",
+    help="The model already has dropout at this rate.",
+)
+@click.option(
+    "--has-batchnorm/--no-batchnorm",
+    default=None,
+    help="The model already has BatchNorm, or has none.",
+)
+@click.option(
+    "--weight-decay",
+    type=click.FloatRange(min=0),
+    default=None,
+    metavar="X",
+    help="Weight decay the optimizer already uses.",
+)
+@click.option(
+    "--rules-dir",
+    "--rules",
+    "rules_dir",
+    multiple=True,
+    type=click.Path(path_type=Path),
+    cls=PathListOption,
+    help="Extra folder of rule files (repeatable; [tool.advisor] rules-dir).",
+)
+@click.option(
+    "--format",
+    "format",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="text (a report to paste into a PR) or json.",
+)
+@click.pass_context
+def recommend(ctx: click.Context, rules_dir: Any, format: str, **values: Any) -> int:
+    """Recommend a regularizer stack from declared facts alone.
+
+    \b
+    Example:
+      advisor recommend --task image --samples 2000 --params 11e6 --fit overfitting --budget low
+
+    Exit 0 on success, 2 on invalid flags or rule files.
+    """
+    from advisor.engine import build_facts, load_rules
+    from advisor.engine import recommend as run_engine
+
+    declared, sources = declared_from_params(ctx, values)
+    facts = build_facts(declared=declared, sources=sources)
+    rules = load_rules(_rule_dirs(rules_dir))
+    recs = run_engine(facts, rules=rules)
+    if format == "json":
+        from advisor.cli._console import print_json
+
+        print_json({"facts": facts.to_dict(), **recs.details(), "stack": recs.to_stack()})
+    else:
+        from advisor.cli._console import out_console
+
+        # crop=False: the stage-1 code and JSON lines must stay whole to be copy-pasted.
+        out_console.print(recs, crop=False)
+    return 0

@@ -1,0 +1,64 @@
+"""The rules engine: facts in, a ranked and explained regularizer plan out.
+
+The guidance lives as data in rule files (``rules/`` in the repository, ``advisor/rules``
+in the wheel); this package builds the facts, loads and checks the rules, evaluates them and
+orders the result as a staged plan with Optuna search spaces::
+
+    from advisor.engine import build_facts, recommend
+    facts = build_facts(declared={"task": "image", "samples": 2000, "fit": "overfitting"})
+    recs = recommend(facts)
+    recs.to_dict()    # ordered list of {technique, score, stage, rules, rationale, search_space ...}
+    recs.to_stack()   # the stack spec for advisor.regularizers / advisor.tuning
+
+Importing it does not import torch, optuna or sklearn.
+"""
+
+from advisor.engine._expr import FUNCTIONS, Condition
+from advisor.engine._facts import (
+    COMPLEXITY_THRESHOLDS,
+    DECLARED_KEYS,
+    FACT_SPECS,
+    SIZE_THRESHOLDS,
+    Fact,
+    Facts,
+    FactSpec,
+    build_facts,
+)
+from advisor.engine._recommend import Recommendation, Recommendations, RuleHit, recommend
+from advisor.engine._rules import (
+    GUIDANCE_IDS,
+    Rule,
+    RuleSet,
+    builtin_rules_dir,
+    lint_rules,
+    load_rules,
+)
+from advisor.engine._techniques import ACTIONS, REGULARIZERS, TECHNIQUES, TRANSFORMS, Technique
+
+__all__ = [
+    "ACTIONS",
+    "COMPLEXITY_THRESHOLDS",
+    "DECLARED_KEYS",
+    "FACT_SPECS",
+    "FUNCTIONS",
+    "GUIDANCE_IDS",
+    "REGULARIZERS",
+    "SIZE_THRESHOLDS",
+    "TECHNIQUES",
+    "TRANSFORMS",
+    "Condition",
+    "Fact",
+    "FactSpec",
+    "Facts",
+    "Recommendation",
+    "Recommendations",
+    "Rule",
+    "RuleHit",
+    "RuleSet",
+    "Technique",
+    "build_facts",
+    "builtin_rules_dir",
+    "lint_rules",
+    "load_rules",
+    "recommend",
+]

@@ -1,0 +1,258 @@
+"""Rule conditions: a small, safe expression language over facts (simpleeval, never ``eval``).
+
+A condition is one Python-like expression, e.g.
+``fit == 'overfitting' and size_class == 'small' and task in ['image', 'audio']``.
+Names are fact names (``advisor.engine.FACT_SPECS``); the functions are ``known``, ``min``,
+``max`` and ``abs``; literals are numbers, strings, lists, ``True``, ``False``, ``None``.
+
+Unknown facts are ``None`` and the language is None-safe, so a rule about a fact that was
+neither measured nor declared simply does not fire:
+
+- ordering comparisons (``<``, ``<=``, ``>``, ``>=``) with ``None`` on either side are false;
+- arithmetic with ``None`` gives ``None`` (and so does division by zero);
+- ``==``, ``!=``, ``in``, ``not``, ``and``, ``or`` behave as in Python
+  (``has_batchnorm != True`` is true when the fact is unknown; ``not has_batchnorm`` too);
+- ``known(x)`` is true when ``x`` is not ``None``.
+
+Names are checked when a rule file is loaded: a misspelt fact, a function that does not
+exist, an attribute access or a string compared with an enum fact outside its choices is an
+error naming the file, the rule and the field.
+"""
+
+from __future__ import annotations
+
+import ast
+import difflib
+import itertools
+import operator
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import simpleeval
+
+from advisor.engine._facts import FACT_SPECS
+
+__all__ = ["FUNCTIONS", "Condition", "ConditionError"]
+
+
+class ConditionError(ValueError):
+    """A condition that cannot be compiled or evaluated (wrapped into ``RuleError`` by callers)."""
+
+
+def _ordered(op: Callable[[Any, Any], bool]) -> Callable[[Any, Any], bool]:
+    def compare(a: Any, b: Any) -> bool:
+        if a is None or b is None:
+            return False
+        return op(a, b)
+
+    return compare
+
+
+def _arith(op: Callable[[Any, Any], Any]) -> Callable[[Any, Any], Any]:
+    def compute(a: Any, b: Any) -> Any:
+        if a is None or b is None:
+            return None
+        try:
+            return op(a, b)
+        except ZeroDivisionError:
+            return None
+
+    return compute
+
+
+def _unary(op: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    return lambda a: None if a is None else op(a)
+
+
+_OPERATORS: dict[type, Callable[..., Any]] = {
+    ast.Add: _arith(operator.add),
+    ast.Sub: _arith(operator.sub),
+    ast.Mult: _arith(operator.mul),
+    ast.Div: _arith(operator.truediv),
+    ast.FloorDiv: _arith(operator.floordiv),
+    ast.Mod: _arith(operator.mod),
+    ast.Pow: _arith(simpleeval.safe_power),
+    ast.Eq: operator.eq,
+    ast.NotEq: operator.ne,
+    ast.Gt: _ordered(operator.gt),
+    ast.Lt: _ordered(operator.lt),
+    ast.GtE: _ordered(operator.ge),
+    ast.LtE: _ordered(operator.le),
+    ast.Not: operator.not_,
+    ast.USub: _unary(operator.neg),
+    ast.UAdd: _unary(operator.pos),
+    ast.In: lambda a, b: a in b,
+    ast.NotIn: lambda a, b: a not in b,
+    ast.Is: operator.is_,
+    ast.IsNot: operator.is_not,
+}
+
+
+def _none_safe(fn: Callable[..., Any]) -> Callable[..., Any]:
+    def call(*args: Any) -> Any:
+        if any(a is None for a in args):
+            return None
+        return fn(*args)
+
+    return call
+
+
+FUNCTIONS: dict[str, Callable[..., Any]] = {
+    "known": lambda value: value is not None,
+    "min": _none_safe(min),
+    "max": _none_safe(max),
+    "abs": _none_safe(abs),
+}
+_CONSTANTS = {"True": True, "False": False, "None": None, "true": True, "false": False}
+_ALLOWED_NODES = (
+    ast.Expression,
+    ast.Expr,
+    ast.BoolOp,
+    ast.And,
+    ast.Or,
+    ast.UnaryOp,
+    ast.Not,
+    ast.USub,
+    ast.UAdd,
+    ast.BinOp,
+    ast.Add,
+    ast.Sub,
+    ast.Mult,
+    ast.Div,
+    ast.FloorDiv,
+    ast.Mod,
+    ast.Pow,
+    ast.Compare,
+    ast.Eq,
+    ast.NotEq,
+    ast.Lt,
+    ast.LtE,
+    ast.Gt,
+    ast.GtE,
+    ast.In,
+    ast.NotIn,
+    ast.Is,
+    ast.IsNot,
+    ast.Name,
+    ast.Load,
+    ast.Constant,
+    ast.List,
+    ast.Tuple,
+    ast.Call,
+    ast.IfExp,
+)
+
+
+class Condition:
+    """A compiled, checked condition over facts.
+
+    Example:
+        >>> cond = Condition("known(samples) and samples < 5000")
+        >>> cond.evaluate({"samples": 2000}), cond.evaluate({"samples": None})
+        (True, False)
+        >>> sorted(cond.names)
+        ['samples']
+    """
+
+    def __init__(self, text: str):
+        self.text = text
+        try:
+            tree = ast.parse(text.strip(), mode="eval")
+        except SyntaxError as exc:
+            raise ConditionError(f"is not a valid expression ({exc.msg}): {text!r}") from None
+        self.names = frozenset(_check_tree(tree))
+        self._evaluator = simpleeval.EvalWithCompoundTypes(
+            operators=_OPERATORS, functions=FUNCTIONS, names={}
+        )
+        self._parsed = self._evaluator.parse(text.strip())
+
+    def evaluate(self, facts: Mapping[str, Any]) -> bool:
+        """True when the condition holds for ``facts`` (unknown facts are ``None``)."""
+        names = dict(_CONSTANTS)
+        names.update({name: facts.get(name) for name in self.names})
+        self._evaluator.names = names
+        try:
+            result = self._evaluator.eval(self.text.strip(), previously_parsed=self._parsed)
+        except (TypeError, ValueError, simpleeval.InvalidExpression) as exc:
+            raise ConditionError(
+                f"cannot be evaluated on these facts ({exc}): {self.text!r}"
+            ) from None
+        return bool(result)
+
+    def __repr__(self) -> str:
+        return f"Condition({self.text!r})"
+
+
+def _check_tree(tree: ast.AST) -> set[str]:
+    """Return the fact names a condition reads; raise ``ConditionError`` on anything not allowed."""
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if not isinstance(node, _ALLOWED_NODES):
+            what = type(node).__name__
+            raise ConditionError(
+                f"uses {what}, which conditions do not allow (only comparisons, and/or/not, arithmetic, lists and the functions {', '.join(FUNCTIONS)})"
+            )
+        if isinstance(node, ast.Call):
+            if not isinstance(node.func, ast.Name) or node.func.id not in FUNCTIONS:
+                shown = ast.unparse(node.func)
+                raise ConditionError(
+                    f"calls '{shown}', which is not a function of the language ({', '.join(FUNCTIONS)})"
+                )
+            if node.keywords:
+                raise ConditionError(
+                    f"passes keyword arguments to '{node.func.id}'; pass them by position"
+                )
+        elif isinstance(node, ast.Name):
+            if node.id in FUNCTIONS or node.id in _CONSTANTS:
+                continue
+            if node.id not in FACT_SPECS:
+                close = difflib.get_close_matches(node.id, FACT_SPECS, n=1)
+                hint = f" (did you mean '{close[0]}'?)" if close else ""
+                raise ConditionError(f"unknown fact '{node.id}'{hint}")
+            names.add(node.id)
+        elif isinstance(node, ast.Compare):
+            _check_enum_literals(node)
+    # Function names appear as Name nodes too; keep only facts.
+    return {n for n in names if n in FACT_SPECS}
+
+
+def _literals(node: ast.AST) -> list[Any] | None:
+    if isinstance(node, ast.Constant):
+        return [node.value]
+    if isinstance(node, ast.List | ast.Tuple) and all(
+        isinstance(e, ast.Constant) for e in node.elts
+    ):
+        return [e.value for e in node.elts]
+    return None
+
+
+def _check_enum_literals(node: ast.Compare) -> None:
+    """``fit == 'overfiting'`` can never be true: report the typo instead of a silent rule."""
+    operands = [node.left, *node.comparators]
+    for left, right in itertools.pairwise(operands):
+        for name_node, other in ((left, right), (right, left)):
+            if not isinstance(name_node, ast.Name):
+                continue
+            spec = FACT_SPECS.get(name_node.id)
+            values = _literals(other)
+            if spec is None or values is None:
+                continue
+            for value in values:
+                if spec.kind == "enum" and isinstance(value, str) and value not in spec.choices:
+                    close = difflib.get_close_matches(value, spec.choices, n=1)
+                    hint = f" (did you mean '{close[0]}'?)" if close else ""
+                    raise ConditionError(
+                        f"compares {spec.name} with {value!r}, which it never equals; choices: {', '.join(spec.choices)}{hint}"
+                    )
+                if spec.kind in ("int", "float") and isinstance(value, str):
+                    raise ConditionError(
+                        f"compares the number {spec.name} with the string {value!r}"
+                    )
+                if (
+                    spec.kind == "enum"
+                    and isinstance(value, int | float)
+                    and not isinstance(value, bool)
+                ):
+                    raise ConditionError(
+                        f"compares the text fact {spec.name} with the number {value!r}"
+                    )

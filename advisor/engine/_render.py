@@ -1,0 +1,207 @@
+"""Terminal rendering of a plan: the report section a practitioner can paste into a PR.
+
+Shows the verdict, the key facts with their sources, the staged plan with a one-line reason
+per technique, what was ruled out and why, and a copy-paste PyTorch snippet for stage 1.
+The snippet comes from ``advisor.regularizers.Stack.to_code()``; when that package is not
+available, a plain-PyTorch snippet written here stands in (and says so).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any
+
+from advisor.engine._facts import format_value
+
+if TYPE_CHECKING:
+    from advisor.engine._recommend import Recommendations
+
+__all__ = ["render_recommendations", "stage_one_snippet"]
+
+# Facts shown first in the report when known, in this order.
+_KEY_FACTS = (
+    "fit",
+    "gap",
+    "task",
+    "samples",
+    "classes",
+    "samples_per_class",
+    "size_class",
+    "params",
+    "depth",
+    "arch",
+    "params_per_sample",
+    "complexity_class",
+    "pretrained",
+    "budget",
+    "has_dropout",
+    "dropout_rate",
+    "has_batchnorm",
+    "weight_decay",
+    "no_flip",
+    "batch_size",
+)
+
+
+def _space_text(space: dict[str, Any]) -> str:
+    parts = []
+    for name, spec in space.items():
+        if spec.get("type") == "categorical":
+            parts.append(f"{name} in {spec['choices']}")
+        else:
+            log = ", log" if spec.get("log") else ""
+            parts.append(f"{name} {format_value(spec['low'])}..{format_value(spec['high'])}{log}")
+    return "; ".join(parts)
+
+
+def _params_text(params: dict[str, Any]) -> str:
+    parts = []
+    for name, value in params.items():
+        if isinstance(value, list):
+            parts.append(f"{name}={','.join(value) or 'none'}")
+        elif value is None:
+            parts.append(f"{name}=auto")
+        else:
+            parts.append(f"{name}={format_value(value) if isinstance(value, float) else value}")
+    return " ".join(parts)
+
+
+def stage_one_snippet(recs: Recommendations) -> tuple[str, str]:
+    """Python code applying stage 1 and where it came from (``"stack"`` or ``"fallback"``)."""
+    stack = recs.to_stack(max_stage=1)
+    if not stack["pieces"]:
+        return "", "none"
+    try:
+        from advisor.regularizers import Stack
+
+        return Stack.from_dict(stack).to_code(), "stack"
+    except (ImportError, AttributeError, NotImplementedError):
+        return _fallback_snippet(stack), "fallback"
+
+
+def _fallback_snippet(stack: dict[str, Any]) -> str:
+    """Plain PyTorch for the stage-1 pieces (used when advisor.regularizers is unavailable)."""
+    pieces = {p["technique"]: p["params"] for p in stack["pieces"]}
+    lines = ["import torch", "from torch import nn", ""]
+    decay = pieces.get("l2", {}).get("weight_decay", 0.0)
+    lines += [
+        "# Decoupled weight decay (AdamW); biases and normalisation weights are not decayed.",
+        "decay = [p for n, p in model.named_parameters() if p.requires_grad and p.ndim > 1]",
+        "no_decay = [p for n, p in model.named_parameters() if p.requires_grad and p.ndim <= 1]",
+        "optimizer = torch.optim.AdamW(",
+        f'    [{{"params": decay, "weight_decay": {decay!r}}}, {{"params": no_decay, "weight_decay": 0.0}}],',
+        "    lr=1e-3,",
+        ")",
+    ]
+    if "dropout" in pieces:
+        lines += [
+            "",
+            f"# Dropout: put nn.Dropout(p={pieces['dropout']['p']!r}) after hidden activations.",
+        ]
+    if "label_smoothing" in pieces:
+        lines += [
+            "",
+            f"loss_fn = nn.CrossEntropyLoss(label_smoothing={pieces['label_smoothing']['smoothing']!r})",
+        ]
+    if "batch_norm" in pieces:
+        lines += [
+            "",
+            "# Batch norm: nn.BatchNorm2d(channels) after each conv (nn.BatchNorm1d after linear layers).",
+        ]
+    if "data_augmentation" in pieces:
+        aug = pieces["data_augmentation"]
+        lines += [
+            "",
+            f"# Data augmentation (training only): {', '.join(aug.get('transforms') or []) or 'label-preserving transforms'}, magnitude {aug.get('magnitude')}.",
+        ]
+    if "early_stopping" in pieces:
+        es = pieces["early_stopping"]
+        lines += [
+            "",
+            f"# Early stopping on {es.get('monitor', 'val_loss')}: patience {es.get('patience')}, keep the best weights.",
+            'best, bad_epochs, best_state = float("inf"), 0, None',
+            "for epoch in range(max_epochs):",
+            "    train_one_epoch(model, optimizer)",
+            "    val_loss = evaluate(model)",
+            f"    if val_loss < best - {es.get('min_delta', 0.0)!r}:",
+            "        best, bad_epochs = val_loss, 0",
+            "        best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}",
+            "    else:",
+            "        bad_epochs += 1",
+            f"        if bad_epochs >= {es.get('patience')}:",
+            "            break",
+            "model.load_state_dict(best_state)",
+        ]
+    return "\n".join(lines)
+
+
+def render_recommendations(recs: Recommendations):
+    """Yield rich renderables for ``recs`` (used by ``Recommendations.__rich_console__``)."""
+    from rich.markup import escape
+    from rich.syntax import Syntax
+    from rich.table import Table
+    from rich.text import Text
+
+    facts = recs.facts
+    fit = facts.fact("fit")
+    verdict = (
+        f"{fit.value} [{fit.origin}] {fit.source}" if fit else "unknown (no learning curves read)"
+    )
+    yield Text.from_markup(f"[bold]Verdict:[/] {escape(verdict)}")
+
+    table = Table(title="Key facts", title_justify="left", show_edge=False, pad_edge=False)
+    for column in ("fact", "value", "origin", "source"):
+        table.add_column(column, overflow="fold")
+    shown = [n for n in _KEY_FACTS if facts.fact(n) is not None and n != "fit"]
+    for name in shown:
+        fact = facts.fact(name)
+        style = "dim" if fact.origin == "default" else None
+        table.add_row(name, format_value(fact.value), fact.origin, escape(fact.source), style=style)
+    yield table
+
+    if not recs.items:
+        yield Text("No technique recommended for these facts.")
+    plan = Table(
+        title="Plan (apply one stage at a time)",
+        title_justify="left",
+        show_edge=False,
+        pad_edge=False,
+    )
+    for column in ("stage", "technique", "score", "why", "start / search"):
+        plan.add_column(column, overflow="fold")
+    for rec in recs.items:
+        ids = ", ".join(h.rule.id for h in rec.rules if h.weight > 0) or rec.rules[0].rule.id
+        why = f"{rec.rationale} [{ids}]"
+        for note in rec.notes:
+            why += f"\n- {note}"
+        setting = _params_text(rec.params)
+        if rec.search_space:
+            setting += f"\nsearch: {_space_text(rec.search_space)}"
+        plan.add_row(str(rec.stage), rec.technique, f"{rec.score:g}", escape(why), escape(setting))
+    if recs.items:
+        yield plan
+    if recs.discouraged:
+        yield Text.from_markup("[bold]Not recommended[/]")
+        for rec in recs.discouraged:
+            lead = next(
+                (h for h in rec.rules if h.effect.startswith("veto") or h.weight < 0), rec.rules[0]
+            )
+            yield Text(f"  {rec.technique}: {rec.rationale} [{lead.rule.id}]")
+    if recs.notes:
+        yield Text.from_markup("[bold]Notes[/]")
+        for note in recs.notes:
+            yield Text(f"  - {note['text']} [{note['rule']}]")
+    code, origin = stage_one_snippet(recs)
+    if code:
+        label = "Stage 1 in PyTorch" + (
+            " (plain PyTorch: advisor.regularizers unavailable)" if origin == "fallback" else ""
+        )
+        yield Text.from_markup(f"[bold]{label}[/]")
+        # Never wrap code or JSON: a wrapped line is broken when pasted.
+        highlighted = Syntax(code, "python", theme="ansi_dark").highlight(code)
+        highlighted.no_wrap, highlighted.overflow = True, "ignore"
+        yield highlighted
+        yield Text("Stage 1 as a stack spec (JSON):", style="dim")
+        yield Text(
+            json.dumps(recs.to_stack(max_stage=1)), style="dim", no_wrap=True, overflow="ignore"
+        )

@@ -1,0 +1,191 @@
+"""``advisor recommend`` end to end: JSON schema, text report, config, errors, exit codes."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from advisor.cli._main import main
+
+BASE = [
+    "recommend",
+    "--task",
+    "image",
+    "--samples",
+    "2000",
+    "--params",
+    "11e6",
+    "--fit",
+    "overfitting",
+]
+
+
+def run(argv, capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(argv)
+    out, err = capsys.readouterr()
+    return exc.value.code, out, err
+
+
+@pytest.fixture(autouse=True)
+def _no_pyproject(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # no [tool.advisor] from the project itself
+
+
+def test_json_schema(capsys):
+    code, out, err = run([*BASE, "--budget", "low", "--format", "json"], capsys)
+    assert code == 0, err
+    data = json.loads(out)
+    assert set(data) >= {"facts", "recommendations", "stack", "discouraged", "notes"}
+    assert data["facts"]["samples"] == {"value": 2000, "origin": "declared", "source": "--samples"}
+    assert data["facts"]["size_class"]["origin"] == "derived"
+    first = data["recommendations"][0]
+    assert {"technique", "score", "stage", "rules", "rationale", "search_space"} <= set(first)
+    assert first["technique"] == "early_stopping"
+    assert data["stack"]["version"] == 1
+    assert all(p["technique"] != "reduce_regularization" for p in data["stack"]["pieces"])
+
+
+def test_text_report(capsys):
+    code, out, err = run([*BASE, "--no-flip"], capsys)
+    assert code == 0, err
+    for expected in (
+        "Verdict: overfitting",
+        "Key facts",
+        "--samples",
+        "data_augmentation",
+        "Stage 1 in PyTorch",
+    ):
+        assert expected in out, expected
+
+
+def test_existing_regularization_flags(capsys):
+    code, out, _ = run(
+        [
+            "recommend",
+            "--fit",
+            "underfitting",
+            "--has-dropout",
+            "0.5",
+            "--weight-decay",
+            "0.01",
+            "--has-batchnorm",
+            "--format",
+            "json",
+        ],
+        capsys,
+    )
+    assert code == 0
+    data = json.loads(out)
+    assert [r["technique"] for r in data["recommendations"]] == [
+        "reduce_regularization",
+        "increase_capacity",
+    ]
+    assert data["facts"]["dropout_rate"]["value"] == 0.5
+    assert data["facts"]["has_batchnorm"]["value"] is True
+
+
+@pytest.mark.parametrize(
+    ("argv", "needle"),
+    [
+        (["recommend", "--budget", "huge"], "'huge' is not one of"),
+        (["recommend", "--samples", "0"], "--samples"),
+        (["recommend", "--has-dropout", "1.5"], "--has-dropout"),
+        (["recommend", "--fit", "overfit"], "--fit"),
+    ],
+)
+def test_invalid_values_one_line_exit_2(capsys, argv, needle):
+    code, out, err = run(argv, capsys)
+    assert code == 2 and out == ""
+    assert needle in err and len(err.strip().splitlines()) == 1 and "Traceback" not in err
+
+
+def test_pyproject_keys_and_flags_win(capsys, tmp_path):
+    (tmp_path / "pyproject.toml").write_text(
+        '[tool.advisor]\ntask = "image"\nsamples = 2000\nbudget = "low"\nno-flip = true\n',
+        encoding="utf-8",
+    )
+    code, out, err = run(["recommend", "--budget", "high", "--format", "json"], capsys)
+    assert code == 0, err
+    facts = json.loads(out)["facts"]
+    assert facts["samples"]["value"] == 2000
+    assert "pyproject.toml" in facts["samples"]["source"]
+    assert facts["budget"] == {"value": "high", "origin": "declared", "source": "--budget"}
+    assert facts["no_flip"]["value"] is True
+
+
+def test_invalid_pyproject_value_exit_2(capsys, tmp_path):
+    (tmp_path / "pyproject.toml").write_text('[tool.advisor]\nbudget = "huge"\n', encoding="utf-8")
+    code, _, err = run(["recommend"], capsys)
+    assert code == 2 and "huge" in err
+
+
+def test_user_rules_dir_flag_and_config(capsys, tmp_path):
+    rules = tmp_path / "myrules"
+    rules.mkdir()
+    (rules / "team.toml").write_text(
+        'concern = "team"\n[[rules]]\nid = "TEAM-001"\nslug = "always-mixup"\ntitle = "Always mixup"\n'
+        'when = "task == \'image\'"\neffects = [{ recommend = "mixup", weight = 50 }, { stage = "mixup", at = 1 }]\n'
+        'rationale = "A team preference for the test suite."\nfix = "Use mixup."\nsource = "team"\n',
+        encoding="utf-8",
+    )
+    code, out, _ = run([*BASE, "--rules", str(rules), "--format", "json"], capsys)
+    assert code == 0
+    assert json.loads(out)["recommendations"][0]["technique"] == "mixup"
+    (tmp_path / "pyproject.toml").write_text(
+        f'[tool.advisor]\nrules-dir = "{rules}"\n', encoding="utf-8"
+    )
+    code, out, err = run([*BASE, "--format", "json"], capsys)
+    assert code == 0, err
+    assert "mixup" in [r["technique"] for r in json.loads(out)["recommendations"]]
+
+
+def test_broken_user_rules_exit_2_with_every_problem(capsys, tmp_path):
+    rules = tmp_path / "bad"
+    rules.mkdir()
+    (rules / "team.toml").write_text(
+        'concern = "team"\n[[rules]]\nid = "TEAM-001"\n', encoding="utf-8"
+    )
+    code, out, err = run([*BASE, "--rules", str(rules)], capsys)
+    assert code == 2 and out == ""
+    assert "team.toml: rule TEAM-001: slug: Field required" in err
+    assert "team.toml: rule TEAM-001: when: Field required" in err
+
+
+def test_text_snippet_and_stack_are_whole_lines(capsys):
+    code, out, _ = run([*BASE, "--classes", "10"], capsys)
+    assert code == 0
+    lines = out.splitlines()
+    start = lines.index("Stage 1 in PyTorch") + 1
+    end = next(i for i, line in enumerate(lines) if line.startswith("Stage 1 as a stack spec"))
+    compile("\n".join(lines[start:end]), "<stage 1>", "exec")
+    stack = json.loads(lines[end + 1])
+    assert stack["version"] == 1 and stack["pieces"]
+
+
+def test_flip_flag_overrides_pyproject_no_flip(capsys, tmp_path):
+    (tmp_path / "pyproject.toml").write_text("[tool.advisor]\nno-flip = true\n", encoding="utf-8")
+    code, out, _ = run([*BASE, "--flip", "--format", "json"], capsys)
+    assert code == 0
+    data = json.loads(out)
+    assert data["facts"]["no_flip"] == {"value": False, "origin": "declared", "source": "--no-flip"}
+    augmentation = next(r for r in data["recommendations"] if r["technique"] == "data_augmentation")
+    assert "flip" in augmentation["params"]["transforms"]
+
+
+def test_user_rules_listed_as_user(capsys, tmp_path):
+    rules = tmp_path / "r"
+    rules.mkdir()
+    (rules / "team.toml").write_text(
+        'concern = "team"\n[[rules]]\nid = "TEAM-001"\nslug = "x"\ntitle = "Team rule"\n'
+        'when = "samples < 10"\neffects = [{ recommend = "l2", weight = 1 }]\n'
+        'rationale = "Only for the listing test."\nfix = "Nothing to do."\nsource = "team"\n',
+        encoding="utf-8",
+    )
+    code, out, _ = run(["rules", "list", "--rules", str(rules), "--format", "json"], capsys)
+    assert code == 0
+    team = next(r for r in json.loads(out) if r["id"] == "TEAM-001")
+    assert team["builtin"] is False and team["concern"] == "team"
+    code, out, _ = run(["rules", "list", "--rules", str(rules)], capsys)
+    assert code == 0 and "(user)" in out

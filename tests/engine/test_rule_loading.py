@@ -1,0 +1,239 @@
+"""User rule files: schema errors with file/id/field, overrides, lint."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from advisor.engine import lint_rules, load_rules, recommend
+from advisor.errors import RuleError
+
+GOOD = """
+concern = "team rules"
+
+[[rules]]
+id = "TEAM-001"
+slug = "tiny-data-mixup"
+title = "Tiny image data: try mixup"
+guidance = ["G2.6"]
+when = "task == 'image' and samples < 1000"
+effects = [{ recommend = "mixup", weight = 5 }]
+rationale = "Our experience on tiny image sets: mixing pairs helps more than anything else."
+fix = "Add mixup with alpha 0.2."
+source = "team wiki"
+cases.fire = [{ task = "image", samples = 500 }]
+cases.no_fire = [{ task = "image", samples = 5000 }]
+"""
+
+
+def write(folder: Path, name: str, text: str) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / name
+    path.write_text(textwrap.dedent(text), encoding="utf-8")
+    return path
+
+
+def test_user_rule_is_loaded_and_used(tmp_path):
+    write(tmp_path, "team.toml", GOOD)
+    rules = load_rules([tmp_path])
+    rule = rules.get("TEAM-001")
+    assert rule is not None and not rule.builtin
+    recs = recommend({"task": "image", "samples": 500}, rules=rules)
+    assert "mixup" in recs.techniques()
+    assert recs.get("mixup").rules[0].rule.id == "TEAM-001"
+
+
+def test_problems_name_file_rule_and_field(tmp_path):
+    bad = GOOD.replace("weight = 5", "weight = -1").replace("G2.6", "G9.9")
+    path = write(tmp_path, "team.toml", bad)
+    with pytest.raises(RuleError) as info:
+        load_rules([tmp_path])
+    problems = info.value.problems
+    assert any(p.startswith(f"{path}: rule TEAM-001: effects[0].weight:") for p in problems)
+    assert any(p.startswith(f"{path}: rule TEAM-001: guidance:") and "G9.9" in p for p in problems)
+    assert "\n" not in str(info.value)
+
+
+def test_all_problems_of_all_files_are_collected(tmp_path):
+    write(tmp_path, "a.toml", GOOD.replace("samples < 1000", "sampels < 1000"))
+    write(
+        tmp_path,
+        "b.toml",
+        GOOD.replace("TEAM-001", "TEAM-002")
+        .replace("tiny-data-mixup", "x")
+        .replace('recommend = "mixup"', 'recommend = "mixupp"'),
+    )
+    with pytest.raises(RuleError) as info:
+        load_rules([tmp_path])
+    text = "\n".join(info.value.problems)
+    assert "a.toml: rule TEAM-001: when: unknown fact 'sampels' (did you mean 'samples'?)" in text
+    assert "b.toml: rule TEAM-002: effects[0].recommend:" in text and "did you mean 'mixup'" in text
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        (('slug = "tiny-data-mixup"\n', ""), "slug"),
+        (('id = "TEAM-001"', 'id = "team_1"'), "id"),
+        (
+            ('{ recommend = "mixup", weight = 5 }', '{ recommend = "mixup", veto = "l2" }'),
+            "effects[0]",
+        ),
+        (
+            (
+                '{ recommend = "mixup", weight = 5 }',
+                '{ search = "dropout", param = "rate", low = 0, high = 1 }',
+            ),
+            "effects[0].param",
+        ),
+        (
+            (
+                '{ recommend = "mixup", weight = 5 }',
+                '{ search = "l2", param = "weight_decay", low = 0, high = 1, log = true }',
+            ),
+            "effects[0]",
+        ),
+        (
+            ('{ recommend = "mixup", weight = 5 }', '{ transforms = "add", names = ["twirl"] }'),
+            "effects[0].names",
+        ),
+        (('{ recommend = "mixup", weight = 5 }', '{ note = "{sampels} left" }'), "effects[0].note"),
+        (
+            (
+                'cases.fire = [{ task = "image", samples = 500 }]',
+                'cases.fire = [{ task = "image", size_class = "small" }]',
+            ),
+            "cases.fire[0]",
+        ),
+        (("rationale = ", 'colour = "red"\nrationale = '), "colour"),
+        (
+            (
+                '{ recommend = "mixup", weight = 5 }',
+                '{ set = "dropout", param = "p", value = "high" }',
+            ),
+            "effects[0].value",
+        ),
+    ],
+)
+def test_schema_problems_name_the_field(tmp_path, change, field):
+    old, new = change
+    assert old in GOOD
+    write(tmp_path, "team.toml", GOOD.replace(old, new))
+    with pytest.raises(RuleError) as info:
+        load_rules([tmp_path])
+    assert any(
+        f": {field}:" in p or f": {field}" in p.split(": ", 3)[2] for p in info.value.problems
+    ), info.value.problems
+
+
+def test_invalid_toml_names_the_file(tmp_path):
+    path = write(tmp_path, "broken.toml", "[[rules]\n")
+    with pytest.raises(RuleError) as info:
+        load_rules([tmp_path])
+    assert info.value.problems[0].startswith(f"{path}: is not valid TOML")
+
+
+def test_missing_folder_is_an_error(tmp_path):
+    with pytest.raises(RuleError) as info:
+        load_rules([tmp_path / "nope"])
+    assert "nope does not exist" in info.value.problems[0]
+
+
+def test_duplicate_builtin_id_needs_explicit_override(tmp_path):
+    write(tmp_path, "team.toml", GOOD.replace("TEAM-001", "FIT-001"))
+    with pytest.raises(RuleError) as info:
+        load_rules([tmp_path])
+    assert any(
+        "FIT-001: id: a built-in rule has this id; set override = true" in p
+        for p in info.value.problems
+    )
+
+
+def test_explicit_override_replaces_builtin(tmp_path):
+    text = GOOD.replace("TEAM-001", "FIT-001").replace(
+        'slug = "tiny-data-mixup"', 'slug = "tiny-data-mixup"\noverride = true'
+    )
+    write(tmp_path, "team.toml", text)
+    rules = load_rules([tmp_path])
+    assert rules.get("FIT-001").source == "team wiki"
+    assert "FIT-001" in rules.overridden
+    assert len(rules) == len(load_rules())
+
+
+def test_override_can_disable_a_builtin(tmp_path):
+    text = GOOD.replace("TEAM-001", "TASK-002").replace(
+        'slug = "tiny-data-mixup"', 'slug = "x"\noverride = true\nenabled = false'
+    )
+    write(tmp_path, "team.toml", text)
+    rules = load_rules([tmp_path])
+    recs = recommend(
+        {"task": "image", "samples": 2000, "fit": "overfitting", "no_flip": True}, rules=rules
+    )
+    assert "flip" in recs.get("data_augmentation").params["transforms"]
+
+
+def test_override_of_missing_builtin_is_an_error(tmp_path):
+    write(
+        tmp_path,
+        "team.toml",
+        GOOD.replace('slug = "tiny-data-mixup"', 'slug = "x"\noverride = true'),
+    )
+    with pytest.raises(RuleError) as info:
+        load_rules([tmp_path])
+    assert any("override: no built-in rule TEAM-001" in p for p in info.value.problems)
+
+
+def test_duplicate_ids_across_user_files(tmp_path):
+    write(tmp_path, "a.toml", GOOD)
+    write(tmp_path, "b.toml", GOOD)
+    with pytest.raises(RuleError) as info:
+        load_rules([tmp_path])
+    assert any("TEAM-001: id: duplicate" in p for p in info.value.problems)
+
+
+def test_lint_runs_cases(tmp_path):
+    write(tmp_path, "team.toml", GOOD.replace("samples = 5000", "samples = 50"))
+    rules, problems = lint_rules(tmp_path)
+    assert len(rules) == 1
+    assert problems == [
+        f"{tmp_path / 'team.toml'}: rule TEAM-001: cases.no_fire[0]: the rule fires on {{'task': 'image', 'samples': 50}}"
+    ]
+
+
+def test_lint_clean_and_require_cases(tmp_path):
+    write(tmp_path, "team.toml", GOOD)
+    assert lint_rules(tmp_path)[1] == []
+    bare = GOOD.split("cases.fire")[0]
+    write(tmp_path, "team.toml", bare)
+    assert lint_rules(tmp_path)[1] == []
+    problems = lint_rules(tmp_path, require_cases=True)[1]
+    assert len(problems) == 2 and "cases.fire: needs at least one case" in problems[0]
+
+
+def test_lint_single_file(tmp_path):
+    path = write(tmp_path, "team.toml", GOOD)
+    rules, problems = lint_rules(path)
+    assert problems == [] and rules[0].id == "TEAM-001"
+
+
+@pytest.mark.parametrize(
+    ("default", "value", "problem"),
+    [
+        (10, 5, None),
+        (10, 5.5, "whole number"),
+        (10, -1, ">= 0"),
+        (0.3, 1, None),
+        (0.3, -0.1, ">= 0"),
+        (0.3, "high", "a number"),
+        (False, 1, "true or false"),
+        ([], ["rotation"], None),
+        ("val_loss", 3, "a text"),
+    ],
+)
+def test_set_values_must_match_the_parameter_type(default, value, problem):
+    from advisor.engine._rules import _value_problem
+
+    found = _value_problem(default, value)
+    assert (found is None) if problem is None else (problem in found)
