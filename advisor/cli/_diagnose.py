@@ -10,6 +10,7 @@ from pathlib import Path
 
 import click
 
+from advisor.cli._options import PathListOption
 from advisor.errors import ConfigError
 
 __all__ = ["diagnose"]
@@ -72,6 +73,7 @@ FORMATS = ("text", "json", "html", "markdown")
     "--rules-dir",
     "--rules",
     "rules_dir",
+    cls=PathListOption,
     multiple=True,
     type=click.Path(path_type=Path),
     help="Extra folder of rules (repeatable).",
@@ -179,7 +181,8 @@ def diagnose(
     elif format == "text":
         from advisor.cli._console import out_console
 
-        out_console.print(result)
+        # crop=False: the stage-1 code and JSON lines must stay whole to be copy-pasted.
+        out_console.print(result, crop=False)
     else:
         from advisor.cli._console import err_console
         from advisor.report import write_report

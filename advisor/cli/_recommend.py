@@ -11,7 +11,9 @@ from typing import Any
 
 import click
 
-__all__ = ["PathListOption", "declared_from_params", "recommend"]
+from advisor.cli._options import PathListOption
+
+__all__ = ["declared_from_params", "recommend"]
 
 _VERDICTS = ["overfitting", "underfitting", "good_fit", "not_converged", "diverging"]
 
@@ -55,15 +57,6 @@ def declared_from_params(
     if "has_dropout" in sources:
         sources["dropout_rate"] = sources["has_dropout"]  # --has-dropout RATE gives both facts
     return declared, sources
-
-
-class PathListOption(click.Option):
-    """A repeatable path option that also accepts one string from ``[tool.advisor]``."""
-
-    def type_cast_value(self, ctx: click.Context, value: Any) -> Any:
-        if isinstance(value, str | Path):
-            value = (value,)
-        return super().type_cast_value(ctx, value)
 
 
 def _rule_dirs(value: Any) -> tuple[Path, ...]:

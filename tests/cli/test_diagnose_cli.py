@@ -136,3 +136,27 @@ def test_curve_only_diagnose_does_not_import_torch(tmp_path):
     )
     assert proc.returncode == 0, proc.stderr
     assert "HEAVY []" in proc.stdout
+
+
+def test_rules_dir_from_pyproject_is_used(capsys, tmp_path):
+    """`rules-dir = "x"` (one string) in [tool.advisor] reaches diagnose's rule set."""
+    rules = tmp_path / "team_rules"
+    rules.mkdir()
+    (rules / "team.toml").write_text(
+        'concern = "team"\n[[rules]]\nid = "TEAM-001"\nslug = "always-mixup"\ntitle = "Always mixup"\n'
+        "when = \"fit == 'good_fit'\"\n"
+        'effects = [{ recommend = "mixup", weight = 50 }, { stage = "mixup", at = 1 }]\n'
+        'rationale = "A team preference for the test suite."\nfix = "Use mixup."\nsource = "team"\n',
+        encoding="utf-8",
+    )
+    (tmp_path / "pyproject.toml").write_text(f'[tool.advisor]\nrules-dir = "{rules}"\n')
+    code, out, err = run(["diagnose", str(MNIST), "--format", "json"], capsys)
+    assert code == 0, err
+    assert "mixup" in [r["technique"] for r in json.loads(out)["recommendations"]]
+
+
+def test_text_code_lines_are_not_cropped(capsys):
+    code, out, _ = run(["diagnose", str(MNIST)], capsys)
+    assert code == 0
+    # the stage-1 snippet must stay copy-pasteable: whole statements, not cut at the width
+    assert "best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}" in out
