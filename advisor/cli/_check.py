@@ -133,9 +133,9 @@ def check(
     Exit codes: 0 every condition holds, 1 a condition failed (regression found), 2 bad
     usage or unreadable input.
     """
+    from advisor.cli._console import err_console
     from advisor.gate import check as run_check
     from advisor.gate._render import render
-    from advisor.cli._console import err_console
 
     target = (
         baseline if baseline is not None else (Path(DEFAULT_BASELINE) if update_baseline else None)
