@@ -91,10 +91,18 @@ def _as_dict(obj: Any) -> Any:
     return obj.to_dict() if hasattr(obj, "to_dict") else obj
 
 
+# Suffixes that only ever name weights: such a file goes to the checkpoint reader even when its
+# bytes are not recognised, so a corrupt model.pt is reported as a bad checkpoint, not a bad CSV.
+_CHECKPOINT_SUFFIXES = frozenset({".pt", ".pth", ".bin", ".ckpt", ".safetensors"})
+
+
 def _is_checkpoint(path: Path) -> str | None:
     from advisor.inspect._sniff import sniff_checkpoint
 
-    return sniff_checkpoint(path)
+    kind = sniff_checkpoint(path)
+    if kind is None and path.is_file() and path.suffix.lower() in _CHECKPOINT_SUFFIXES:
+        return "unrecognised"
+    return kind
 
 
 def diagnose(

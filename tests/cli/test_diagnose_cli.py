@@ -160,3 +160,13 @@ def test_text_code_lines_are_not_cropped(capsys):
     assert code == 0
     # the stage-1 snippet must stay copy-pasteable: whole statements, not cut at the width
     assert "best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}" in out
+
+
+@pytest.mark.parametrize("name", ["model.pt", "model.ckpt", "weights.safetensors"])
+def test_corrupt_weights_file_is_reported_as_a_bad_checkpoint(capsys, tmp_path, name):
+    bad = tmp_path / name
+    bad.write_bytes(b"epoch,loss\n0,1.0\n" + bytes(range(256)))
+    code, _, err = run(["diagnose", str(bad)], capsys)
+    assert code == 2
+    assert err.count("\n") == 1 and "Traceback" not in err
+    assert f"{bad}:" in err and ("checkpoint" in err or "safetensors file" in err)
