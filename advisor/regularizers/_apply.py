@@ -1,0 +1,392 @@
+"""Turn a :class:`Stack` into what a training loop needs, in one call.
+
+``apply(model, stack)`` returns an :class:`Applied` with the modified model (a deep copy by
+default), optimizer parameter groups (decoupled weight decay), the loss (label smoothing, soft
+targets for mixup/cutmix), the batch transform (augmentation, mixup, cutmix), the
+early-stopping controller, the penalty term (coupled L2/L1) and the post-step hook (L1 proximal
+step). A plain loop changes in three lines::
+
+    applied = advisor.apply(model, stack, lr=1e-3)                  # 1
+    model, loss_fn = applied.model, applied.loss_fn
+    opt = torch.optim.AdamW(applied.param_groups, lr=1e-3)
+    for x, y in loader:
+        x, y = applied.batch_transform(x, y)                        # 2
+        loss = loss_fn(model(x), y) + applied.penalty(model)        # 3
+        opt.zero_grad(); loss.backward(); opt.step(); applied.post_step(model)
+
+Nothing in the per-step path reads a device value back to the host.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+import torch.fx
+from torch import nn
+
+from advisor.errors import ConfigError
+from advisor.regularizers._augment import BatchAugment
+from advisor.regularizers._early_stopping import EarlyStopping
+from advisor.regularizers._losses import SmoothedCrossEntropy
+from advisor.regularizers._mix import _host_rng, cutmix_batch, mixup_batch
+from advisor.regularizers._penalties import (
+    decayed_names,
+    l1_penalty,
+    l1_proximal_step,
+    l2_penalty,
+    param_groups,
+    sparsity,
+)
+from advisor.regularizers._stack import Stack
+from advisor.regularizers._stochastic_depth import add_stochastic_depth
+from advisor.regularizers._surgery import insert_batch_norm, insert_dropout, set_dropout
+
+__all__ = ["Applied", "BatchTransform", "apply"]
+
+TASKS = ("classification", "regression")
+SMALL_BATCH = 16  # below this, batch statistics are too noisy for BatchNorm (Wu & He 2018)
+
+
+class BatchTransform:
+    """``(x, y) -> (x, y)``: augmentation, then mixup or cutmix; call it on training batches only.
+
+    With both mixup and cutmix in the stack, each batch uses one of them with probability 1/2
+    (as timm does).
+    """
+
+    def __init__(
+        self,
+        *,
+        augment: BatchAugment | None = None,
+        mixup: Mapping[str, Any] | None = None,
+        cutmix: Mapping[str, Any] | None = None,
+        num_classes: int | None = None,
+        generator: torch.Generator | None = None,
+    ):
+        self.augment = augment
+        self.mixup = dict(mixup) if mixup else None
+        self.cutmix = dict(cutmix) if cutmix else None
+        self.num_classes = num_classes
+        self.generator = generator
+        if augment is not None:
+            augment.generator = generator
+
+    @property
+    def is_identity(self) -> bool:
+        return self.augment is None and self.mixup is None and self.cutmix is None
+
+    def __call__(self, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        if self.augment is not None:
+            x = self.augment(x)
+        use_mixup, use_cutmix = self.mixup is not None, self.cutmix is not None
+        if use_mixup and use_cutmix:
+            pick_cutmix = _host_rng(self.generator).random() < 0.5
+            use_mixup, use_cutmix = not pick_cutmix, pick_cutmix
+        if use_mixup:
+            x, y = mixup_batch(
+                x,
+                y,
+                alpha=self.mixup["alpha"],
+                num_classes=self.num_classes,
+                generator=self.generator,
+            )
+        elif use_cutmix:
+            x, y = cutmix_batch(
+                x,
+                y,
+                alpha=self.cutmix["alpha"],
+                num_classes=self.num_classes,
+                generator=self.generator,
+            )
+        return x, y
+
+    def __repr__(self) -> str:
+        parts = [repr(self.augment)] if self.augment is not None else []
+        parts += [f"mixup(alpha={self.mixup['alpha']})"] if self.mixup else []
+        parts += [f"cutmix(alpha={self.cutmix['alpha']})"] if self.cutmix else []
+        return f"BatchTransform({', '.join(parts) or 'identity'})"
+
+
+@dataclass
+class Applied:
+    """Everything a training loop needs for a stack (see :func:`apply`).
+
+    Attributes:
+        model: The regularised model (a deep copy of the input unless ``inplace=True``).
+        param_groups: Optimizer-ready groups (decoupled weight decay on weights only).
+        loss_fn: ``(output, target) -> loss``; accepts hard and soft targets for classification.
+        batch_transform: ``(x, y) -> (x, y)``; identity when the stack has no augmentation/mixing.
+        early_stopping: An :class:`EarlyStopping` or None.
+        penalty: ``model -> scalar tensor`` (coupled L2 / L1 terms; zero when none).
+        post_step: ``model -> None`` run after ``optimizer.step()`` (L1 proximal step; no-op when none).
+        notes: What was changed and caveats, in words.
+        penalized: Names of the parameters weight penalties apply to.
+    """
+
+    model: nn.Module
+    param_groups: list[dict]
+    loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+    batch_transform: Callable[[torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.Tensor]]
+    early_stopping: EarlyStopping | None
+    penalty: Callable[[nn.Module], torch.Tensor]
+    post_step: Callable[[nn.Module], None]
+    stack: Stack = field(default_factory=Stack)
+    notes: list[str] = field(default_factory=list)
+    penalized: list[str] = field(default_factory=list)
+
+    def sparsity(self) -> float:
+        """Fraction of exact zeros among the penalised weights (reads the device; not per step)."""
+        return sparsity(self.model, self.penalized)
+
+    def optimizer(
+        self, cls: type[torch.optim.Optimizer] | None = None, **kwargs: Any
+    ) -> torch.optim.Optimizer:
+        """Build an optimizer over ``param_groups`` (AdamW by default: decoupled weight decay)."""
+        cls = cls or torch.optim.AdamW
+        return cls(self.param_groups, **kwargs)
+
+    def __str__(self) -> str:
+        return "\n".join([f"{self.stack}", *(f"  - {n}" for n in self.notes)])
+
+
+class _Penalty:
+    """``model -> (wd/2)||w||^2 + l1 * |w|_1`` over fixed parameter names."""
+
+    def __init__(self, names: list[str], *, l2: float, l1: float):
+        self.names, self.l2, self.l1 = names, l2, l1
+
+    def __call__(self, model: nn.Module) -> torch.Tensor:
+        params = dict(model.named_parameters())
+        total = next(iter(params.values())).new_zeros(()) if params else torch.zeros(())
+        if self.l2 > 0:
+            total = total + l2_penalty(params, self.names, weight_decay=self.l2)
+        if self.l1 > 0:
+            total = total + l1_penalty(params, self.names, strength=self.l1)
+        return total
+
+    def __repr__(self) -> str:
+        return f"Penalty(l2={self.l2:g}, l1={self.l1:g}, over {len(self.names)} tensors)"
+
+
+class _ProximalStep:
+    """``model -> None``: soft-threshold the penalised weights by ``lr * strength``."""
+
+    def __init__(self, names: list[str], threshold: float):
+        self.names, self.threshold = set(names), threshold
+
+    def __call__(self, model: nn.Module) -> None:
+        if self.threshold > 0:
+            l1_proximal_step(
+                [p for n, p in model.named_parameters() if n in self.names], self.threshold
+            )
+
+    def __repr__(self) -> str:
+        return f"ProximalStep(threshold={self.threshold:g})"
+
+
+def _no_op(model: nn.Module) -> None:
+    return None
+
+
+def _infer_classes(model: nn.Module) -> int | None:
+    last = None
+    for m in model.modules():
+        if isinstance(m, nn.Linear):
+            last = m
+    return last.out_features if last is not None else None
+
+
+def apply(
+    model: nn.Module,
+    stack: Stack | Mapping[str, Any] | Any,
+    *,
+    task: str = "classification",
+    lr: float | None = None,
+    num_classes: int | None = None,
+    batch_size: int | None = None,
+    generator: torch.Generator | None = None,
+    inplace: bool = False,
+) -> Applied:
+    """Apply a regularizer stack to a model.
+
+    Args:
+        model: The user's model; deep-copied unless ``inplace=True`` (surgery that traces the
+            model with torch.fx returns a ``GraphModule`` with the same parameter names).
+        stack: A :class:`Stack`, its JSON dict, or ``Recommendations`` (``.to_stack()``).
+        task: ``"classification"`` (cross-entropy) or ``"regression"`` (MSE).
+        lr: Learning rate; needed by the L1 proximal step (threshold ``lr * strength``).
+        num_classes: Classes for mixup/cutmix one-hot targets (default: the last Linear's size).
+        batch_size: Used for the BatchNorm small-batch caveat.
+        generator: CPU ``torch.Generator`` for reproducible augmentation and mixing.
+        inplace: Modify ``model`` itself.
+
+    Returns:
+        An :class:`Applied`.
+
+    Example:
+        >>> import torch
+        >>> net = torch.nn.Sequential(torch.nn.Linear(4, 16), torch.nn.ReLU(), torch.nn.Linear(16, 3))
+        >>> applied = apply(net, Stack.of("l2", "dropout", "label_smoothing"))
+        >>> opt = torch.optim.AdamW(applied.param_groups, lr=1e-3)
+    """
+    if not isinstance(model, nn.Module):
+        raise ConfigError(f"apply() needs a torch.nn.Module, got {type(model).__name__}.")
+    if task not in TASKS:
+        raise ConfigError(
+            f"task of apply() must be 'classification' or 'regression', got {task!r}."
+        )
+    stack = Stack.from_dict(stack)
+    if lr is not None and (isinstance(lr, bool) or not isinstance(lr, int | float) or not lr > 0):
+        raise ConfigError(f"lr of apply() must be a number > 0, got {lr!r}.")
+    notes: list[str] = []
+    was_graph_module = isinstance(model, torch.fx.GraphModule)
+    model = model if inplace else copy.deepcopy(model)
+
+    if (piece := stack.get("batch_norm")) is not None:
+        model, where = insert_batch_norm(
+            model, momentum=piece.params["momentum"], linear=piece.params["linear"], inplace=True
+        )
+        notes.append(
+            f"batch_norm inserted {', '.join(where) or 'nowhere (every layer is normalised)'}"
+        )
+        if batch_size is not None and batch_size < SMALL_BATCH:
+            notes.append(
+                f"batch_norm caveat: batch size {batch_size} < {SMALL_BATCH} makes batch statistics noisy; "
+                "prefer GroupNorm/LayerNorm or larger batches"
+            )
+        else:
+            notes.append(
+                f"batch_norm caveat: needs batches of >= {SMALL_BATCH} samples and model.eval() at test time"
+            )
+
+    if (piece := stack.get("dropout")) is not None:
+        p, where_mode = piece.params["p"], piece.params["where"]
+        existing = sum(
+            isinstance(m, nn.Dropout | nn.Dropout1d | nn.Dropout2d | nn.Dropout3d)
+            for m in model.modules()
+        )
+        if where_mode == "existing" or (where_mode == "auto" and existing):
+            if not existing:
+                raise ConfigError(
+                    "dropout with where='existing' found no nn.Dropout module in the model; use where='insert' or 'auto'."
+                )
+            set_dropout(model, p)
+            notes.append(f"dropout rate set to {p:g} on {existing} existing Dropout modules")
+        else:
+            model, where = insert_dropout(
+                model, p=p, spatial_p=piece.params["spatial_p"], inplace=True
+            )
+            notes.append(
+                f"dropout inserted {', '.join(where) or 'nowhere (no activation after Linear/Conv)'}"
+            )
+
+    if (piece := stack.get("stochastic_depth")) is not None:
+        model, where = add_stochastic_depth(model, p=piece.params["p"], inplace=True)
+        notes.append(f"stochastic depth on {len(where)} residual branches: {', '.join(where)}")
+
+    # Weight penalties: decoupled decay goes into the optimizer groups, the rest into penalty().
+    exclude: list[str] = []
+    for t in ("l1", "l2", "elastic_net"):
+        if (piece := stack.get(t)) is not None and piece.params["exclude"]:
+            exclude += piece.params["exclude"]
+    names = decayed_names(model, exclude=exclude)
+    decay = coupled_l2 = l1_prox = l1_pen = 0.0
+    if (piece := stack.get("l2")) is not None:
+        if piece.params["decoupled"]:
+            decay += piece.params["weight_decay"]
+        else:
+            coupled_l2 += piece.params["weight_decay"]
+    if (piece := stack.get("elastic_net")) is not None:
+        s, r = piece.params["strength"], piece.params["l1_ratio"]
+        if piece.params["proximal"]:
+            decay += s * (1.0 - r)
+            l1_prox += s * r
+        else:
+            coupled_l2 += s * (1.0 - r)
+            l1_pen += s * r
+    if (piece := stack.get("l1")) is not None:
+        if piece.params["proximal"]:
+            l1_prox += piece.params["strength"]
+        else:
+            l1_pen += piece.params["strength"]
+    groups = param_groups(model, weight_decay=decay, exclude=exclude)
+    if decay > 0:
+        notes.append(
+            f"weight decay {decay:g} on {len(names)} weight tensors (biases and norm parameters excluded); "
+            "use AdamW or SGD"
+        )
+    post_step: Callable[[nn.Module], None] = _no_op
+    if l1_prox > 0:
+        if lr is None:
+            raise ConfigError(
+                "the L1 proximal step needs the learning rate: call apply(model, stack, lr=...) "
+                "or set proximal=false in the l1/elastic_net params."
+            )
+        post_step = _ProximalStep(names, lr * l1_prox)
+        notes.append(
+            f"L1 proximal step (soft-threshold {lr * l1_prox:g}) after each optimizer step; see Applied.sparsity()"
+        )
+    penalty = _Penalty(names, l2=coupled_l2, l1=l1_pen)
+
+    smoothing = stack["label_smoothing"].params["smoothing"] if "label_smoothing" in stack else 0.0
+    if task == "classification":
+        loss_fn: Callable = SmoothedCrossEntropy(smoothing)
+    else:
+        if "label_smoothing" in stack:
+            raise ConfigError(
+                "label_smoothing applies to classification; remove it for task='regression'."
+            )
+        loss_fn = nn.MSELoss()
+
+    aug = None
+    if (piece := stack.get("data_augmentation")) is not None:
+        prm = piece.params
+        aug = BatchAugment(
+            magnitude=prm["magnitude"],
+            transforms=prm["transforms"],
+            modality=prm["modality"],
+            no_flip=prm["no_flip"],
+        )
+    mixing = {t: stack[t].params for t in ("mixup", "cutmix") if t in stack}
+    if mixing and task == "classification" and num_classes is None:
+        num_classes = _infer_classes(model)
+        if num_classes is None:
+            raise ConfigError(
+                "mixup/cutmix need num_classes= (the model has no final Linear to infer it from)."
+            )
+        notes.append(
+            f"mixup/cutmix targets over {num_classes} classes (from the last Linear layer)"
+        )
+    transform = BatchTransform(
+        augment=aug,
+        mixup=mixing.get("mixup"),
+        cutmix=mixing.get("cutmix"),
+        num_classes=num_classes if task == "classification" else None,
+        generator=generator,
+    )
+
+    stopper = None
+    if (piece := stack.get("early_stopping")) is not None:
+        stopper = EarlyStopping(**piece.params)
+    if isinstance(model, torch.fx.GraphModule) and not was_graph_module:
+        notes.append(
+            "the model is now a torch.fx GraphModule: same parameter names (the original state_dict "
+            "loads), but methods other than forward() of the original class are not kept"
+        )
+
+    return Applied(
+        model=model,
+        param_groups=groups,
+        loss_fn=loss_fn,
+        batch_transform=transform,
+        early_stopping=stopper,
+        penalty=penalty,
+        post_step=post_step,
+        stack=stack,
+        notes=notes,
+        penalized=names,
+    )

@@ -1,0 +1,167 @@
+"""Print a :class:`Stack` as a copy-paste PyTorch snippet (no torch import here).
+
+Plain PyTorch wherever a few lines do it (weight decay groups, L1/L2 terms, proximal step,
+dropout rates, label smoothing, mixup, early stopping); one ``advisor.regularizers`` call
+where the technique needs model surgery or a batched kernel (inserting layers, stochastic
+depth, augmentation, cutmix).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from advisor.regularizers._stack import Stack
+
+__all__ = ["stack_to_code"]
+
+
+def stack_to_code(stack: Stack, *, model: str = "model", lr: float = 1e-3) -> str:
+    """Return Python source applying ``stack`` to a variable named ``model``."""
+    m = model
+    head = ["import torch", "import torch.nn.functional as F", ""]
+    setup: list[str] = []
+    step: list[str] = []
+    after: list[str] = []
+    uses_advisor: set[str] = set()
+    p = {piece.technique: piece.params for piece in stack}
+
+    if "batch_norm" in p:
+        uses_advisor.add("insert_batch_norm")
+        setup += [
+            "# batch_norm: BatchNorm after conv/hidden Linear layers lacking it (needs batches >= 16)",
+            f"{m}, _ = insert_batch_norm({m}, momentum={p['batch_norm']['momentum']!r}, linear={p['batch_norm']['linear']!r})",
+        ]
+    if "dropout" in p:
+        d = p["dropout"]
+        setup += [f"# dropout p={d['p']!r}"]
+        if d["where"] == "insert":
+            uses_advisor.add("insert_dropout")
+            setup += [f"{m}, _ = insert_dropout({m}, p={d['p']!r}, spatial_p={d['spatial_p']!r})"]
+        else:
+            setup += [
+                f"for module in {m}.modules():",
+                "    if isinstance(module, torch.nn.modules.dropout._DropoutNd):",
+                f"        module.p = {d['p']!r}",
+            ]
+            if d["where"] == "auto":
+                setup += [
+                    "# (no Dropout modules in the model? insert them: advisor.regularizers.insert_dropout)",
+                ]
+    if "stochastic_depth" in p:
+        uses_advisor.add("add_stochastic_depth")
+        setup += [
+            f"# stochastic_depth: drop residual branches, rate rising linearly to {p['stochastic_depth']['p']!r}",
+            f"{m}, _ = add_stochastic_depth({m}, p={p['stochastic_depth']['p']!r})",
+        ]
+
+    decay, coupled_l2, l1_prox, l1_pen = 0.0, 0.0, 0.0, 0.0
+    if "l2" in p:
+        if p["l2"]["decoupled"]:
+            decay += p["l2"]["weight_decay"]
+        else:
+            coupled_l2 += p["l2"]["weight_decay"]
+    if "elastic_net" in p:
+        s, r = p["elastic_net"]["strength"], p["elastic_net"]["l1_ratio"]
+        if p["elastic_net"]["proximal"]:
+            decay, l1_prox = decay + s * (1 - r), l1_prox + s * r
+        else:
+            coupled_l2, l1_pen = coupled_l2 + s * (1 - r), l1_pen + s * r
+    if "l1" in p:
+        if p["l1"]["proximal"]:
+            l1_prox += p["l1"]["strength"]
+        else:
+            l1_pen += p["l1"]["strength"]
+    setup += [
+        "# weights (ndim >= 2, outside norm layers) get weight decay; biases and norm parameters do not",
+        "norm_params = {id(q) for mod in "
+        + m
+        + ".modules() if isinstance(mod, (torch.nn.modules.batchnorm._NormBase, torch.nn.LayerNorm, torch.nn.GroupNorm)) for q in mod.parameters(recurse=False)}",
+        f"decayed = [q for q in {m}.parameters() if q.ndim >= 2 and id(q) not in norm_params]",
+        f"others = [q for q in {m}.parameters() if q.ndim < 2 or id(q) in norm_params]",
+        "optimizer = torch.optim.AdamW(",
+        f'    [{{"params": decayed, "weight_decay": {decay!r}}}, {{"params": others, "weight_decay": 0.0}}], lr={lr!r}',
+        ")",
+    ]
+    smoothing = p.get("label_smoothing", {}).get("smoothing", 0.0)
+    mixing = "mixup" in p or "cutmix" in p
+    if mixing or smoothing:
+        setup += [
+            f"def loss_fn(logits, target, smoothing={smoothing!r}):",
+            "    # cross-entropy with label smoothing for hard (int) or soft (mixed) targets",
+            "    if not target.is_floating_point():",
+            "        return F.cross_entropy(logits, target, label_smoothing=smoothing)",
+            "    target = target * (1 - smoothing) + smoothing / logits.shape[-1]",
+            "    return -(target * F.log_softmax(logits, dim=-1)).sum(-1).mean()",
+        ]
+    else:
+        setup += ["loss_fn = torch.nn.CrossEntropyLoss()"]
+    if "data_augmentation" in p:
+        a = p["data_augmentation"]
+        uses_advisor.add("augment")
+        step += [
+            "x = augment(x, magnitude={!r}, transforms={!r}, no_flip={!r})  # batched, on the batch's device".format(
+                a["magnitude"], a["transforms"], a["no_flip"]
+            )
+        ]
+    if "mixup" in p:
+        alpha = p["mixup"]["alpha"]
+        step += [
+            f"lam = float(torch.distributions.Beta({alpha!r}, {alpha!r}).sample())  # mixup",
+            "perm = torch.randperm(x.shape[0], device=x.device)",
+            "y = F.one_hot(y, num_classes).float() if not y.is_floating_point() else y",
+            "x, y = lam * x + (1 - lam) * x[perm], lam * y + (1 - lam) * y[perm]",
+        ]
+    if "cutmix" in p:
+        uses_advisor.add("cutmix_batch")
+        step += [
+            f"x, y = cutmix_batch(x, y, alpha={p['cutmix']['alpha']!r}, num_classes=num_classes)"
+        ]
+    step += [f"loss = loss_fn({m}(x), y)"]
+    if coupled_l2 > 0:
+        step += [
+            f"loss = loss + {coupled_l2 / 2!r} * sum((q ** 2).sum() for q in decayed)  # L2 (wd/2 * ||w||^2)"
+        ]
+    if l1_pen > 0:
+        step += [f"loss = loss + {l1_pen!r} * sum(q.abs().sum() for q in decayed)  # L1"]
+    step += ["optimizer.zero_grad()", "loss.backward()", "optimizer.step()"]
+    if l1_prox > 0:
+        step += [
+            "with torch.no_grad():  # L1 proximal step: soft-thresholding gives exact zeros",
+            "    for q in decayed:",
+            f"        q.copy_(q.sign() * (q.abs() - {lr * l1_prox!r}).clamp_min(0))",
+        ]
+    es = p.get("early_stopping")
+    if es:
+        sign = "<" if es["mode"] == "min" else ">"
+        delta = f" - {es['min_delta']!r}" if es["mode"] == "min" else f" + {es['min_delta']!r}"
+        after += [
+            f"# early stopping on {es['monitor']} (patience {es['patience']}), call once per epoch:",
+            f"if {es['monitor']} {sign} best{delta}:",
+            f"    best, bad_epochs = {es['monitor']}, 0",
+            f"    best_state = {{k: v.detach().clone() for k, v in {m}.state_dict().items()}}",
+            "else:",
+            "    bad_epochs += 1",
+            f"if bad_epochs >= {es['patience']}:",
+        ]
+        if es["restore_best"]:
+            after += [f"    {m}.load_state_dict(best_state)"]
+        after += ["    break"]
+        start = "inf" if es["mode"] == "min" else "-inf"
+        setup += [f"best, bad_epochs = float({start!r}), 0"]
+
+    lines = list(head)
+    if uses_advisor:
+        lines.insert(2, f"from advisor.regularizers import {', '.join(sorted(uses_advisor))}")
+    lines += [
+        f"# regularizers: {', '.join(stack.techniques) or 'none'}",
+        *setup,
+        "",
+        "for epoch in range(epochs):",
+    ]
+    lines += ["    for x, y in train_loader:"] + [f"        {s}" for s in step]
+    if after:
+        lines += ["    # ... compute the monitored validation value here ..."] + [
+            f"    {s}" for s in after
+        ]
+    return "\n".join(lines) + "\n"
