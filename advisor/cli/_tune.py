@@ -1,0 +1,397 @@
+"""``advisor tune``: tune the recommended regularizer stack with Optuna and k-fold CV.
+
+Thin: load the model factory and the data, get the stack (``--stack FILE``, or ``advisor
+diagnose`` of ``--checkpoint``/``--curves``, or the rules engine from declared facts), call
+``advisor.tuning.tune``, render text or JSON. torch/optuna load only when the command runs.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from advisor.errors import ConfigError
+
+__all__ = ["load_factory", "tune"]
+
+# Declared-facts vocabulary of [tool.advisor] task -> the tuner's task.
+_FACT_TASKS = {
+    "image": "classification",
+    "text": "classification",
+    "audio": "classification",
+    "sequence": "timeseries",
+    "tabular": None,
+}
+_TUNE_TASKS = ("classification", "regression", "timeseries")
+
+
+def load_factory(spec: str, *, what: str = "--model") -> Any:
+    """Resolve ``path/to/file.py:name`` or ``package.module:name`` to the callable it names."""
+    if ":" not in spec:
+        raise ConfigError(
+            f"{what} {spec!r} must look like path/to/file.py:factory or package.module:factory."
+        )
+    target, _, attr = spec.rpartition(":")
+    if target.endswith(".py") or "/" in target or Path(target).is_file():
+        path = Path(target)
+        if not path.is_file():
+            raise ConfigError(f"{what} {spec!r}: file {path} does not exist.")
+        name = f"_advisor_user_{path.stem}"
+        module_spec = importlib.util.spec_from_file_location(name, path)
+        module = importlib.util.module_from_spec(module_spec)
+        sys.modules[name] = module
+        sys.path.insert(0, str(path.parent.resolve()))  # let the file import its neighbours
+        try:
+            module_spec.loader.exec_module(module)
+        finally:
+            sys.path.remove(str(path.parent.resolve()))
+    else:
+        try:
+            module = importlib.import_module(target)
+        except ImportError as exc:
+            raise ConfigError(
+                f"{what} {spec!r}: module {target!r} cannot be imported ({exc})."
+            ) from exc
+    factory = getattr(module, attr, None)
+    if not callable(factory):
+        raise ConfigError(f"{what} {spec!r}: {target} has no callable named {attr!r}.")
+    return factory
+
+
+def _tune_task(task: str | None, y) -> str:
+    import numpy as np
+
+    if task in _TUNE_TASKS:
+        return task
+    if task is not None and task not in _FACT_TASKS:
+        raise ConfigError(
+            f"--task must be one of {', '.join(_TUNE_TASKS + tuple(_FACT_TASKS))}, got {task!r}."
+        )
+    mapped = _FACT_TASKS.get(task) if task else None
+    if mapped:
+        return mapped
+    values = np.asarray(y)
+    integral = values.dtype.kind in "iub" or (
+        values.dtype.kind == "f" and np.array_equal(values, np.round(values))
+    )
+    return (
+        "classification"
+        if integral and len(np.unique(values)) <= max(2, values.shape[0] // 5)
+        else "regression"
+    )
+
+
+def _facts_task(task: str | None, X) -> str:
+    if task in _FACT_TASKS:
+        return task
+    return {4: "image", 3: "sequence"}.get(getattr(X, "ndim", 2), "tabular")
+
+
+def _stack_from_sources(stack_file, checkpoint, curves, declared, trust, device):
+    if stack_file is not None:
+        return Path(stack_file), f"--stack {stack_file}"
+    if checkpoint is not None or curves is not None:
+        from advisor._api import diagnose
+
+        if checkpoint is not None:
+            diagnosis = diagnose(
+                checkpoint,
+                trust=trust,
+                device=device,
+                **{
+                    k: v
+                    for k, v in declared.items()
+                    if k in ("classes", "samples", "task", "pretrained", "budget")
+                },
+            )
+        else:
+            diagnosis = diagnose(
+                curves,
+                **{
+                    k: v
+                    for k, v in declared.items()
+                    if k in ("classes", "samples", "task", "pretrained", "budget")
+                },
+            )
+        recs = diagnosis.recommendations
+        if recs is None:
+            raise ConfigError(
+                "advisor diagnose found nothing to recommend from the checkpoint/curves; pass --stack or facts flags."
+            )
+        return recs, f"advisor diagnose {checkpoint or curves}"
+    from advisor._api import recommend
+
+    return recommend(**declared), "advisor recommend (declared facts)"
+
+
+@click.command("tune")
+@click.option(
+    "--model",
+    "model_spec",
+    required=True,
+    help="Model factory: path/to/file.py:make_model or package.module:make_model.",
+)
+@click.option(
+    "--data",
+    "data_path",
+    required=True,
+    type=click.Path(dir_okay=False),
+    help=".npz (X, y), .pt (dict of tensors), .csv or .parquet (with --target).",
+)
+@click.option("--target", default=None, help="Target column of a .csv/.parquet file.")
+@click.option(
+    "--task",
+    default=None,
+    help="classification, regression or timeseries (or a facts task: image, sequence, text, tabular, audio).",
+)
+@click.option(
+    "--stack",
+    "stack_file",
+    default=None,
+    type=click.Path(dir_okay=False, exists=True),
+    help="Stack JSON to tune (else from --checkpoint/--curves or the facts flags).",
+)
+@click.option(
+    "--checkpoint",
+    default=None,
+    type=click.Path(exists=True),
+    help="Checkpoint to diagnose for the stack (curves beside it are used).",
+)
+@click.option(
+    "--curves",
+    default=None,
+    type=click.Path(exists=True),
+    help="Learning curves to diagnose for the stack.",
+)
+@click.option(
+    "--fit",
+    type=click.Choice(["overfitting", "underfitting", "good_fit", "not_converged", "diverging"]),
+    default=None,
+    help="Declared fit verdict for the rules engine (without curves).",
+)
+@click.option(
+    "--pretrained/--from-scratch",
+    default=None,
+    help="Declared: the model starts from pretrained weights.",
+)
+@click.option(
+    "--budget",
+    type=click.Choice(["low", "medium", "high"]),
+    default=None,
+    help="Declared compute budget.",
+)
+@click.option(
+    "--trials",
+    "n_trials",
+    type=click.IntRange(min=1),
+    default=20,
+    show_default=True,
+    help="Finished trials in the study, over all workers.",
+)
+@click.option(
+    "--timeout",
+    type=float,
+    default=None,
+    help="Seconds after which this worker starts no new trial.",
+)
+@click.option(
+    "--folds",
+    type=click.IntRange(min=2),
+    default=5,
+    show_default=True,
+    help="K of k-fold cross-validation.",
+)
+@click.option(
+    "--storage",
+    default=None,
+    help="Optuna storage URL (postgresql://... for many machines); default .advisor/tune.journal.",
+)
+@click.option(
+    "--study",
+    "study_name",
+    default=None,
+    help="Study name (workers sharing a study use the same name).",
+)
+@click.option(
+    "--resume", is_flag=True, help="Continue an existing study (error if it does not exist)."
+)
+@click.option(
+    "--space",
+    type=click.Choice(["rules", "full"]),
+    default="rules",
+    show_default=True,
+    help="rules: the stack's narrowed space; full: every technique, wide ranges.",
+)
+@click.option(
+    "--pruner",
+    type=click.Choice(["median", "hyperband", "none"]),
+    default="median",
+    show_default=True,
+)
+@click.option("--epochs", type=int, default=30, show_default=True, help="Epoch cap per fold.")
+@click.option("--lr", type=float, default=1e-3, show_default=True)
+@click.option("--batch-size", type=int, default=64, show_default=True)
+@click.option(
+    "--optimizer", type=click.Choice(["adamw", "adam", "sgd"]), default="adamw", show_default=True
+)
+@click.option(
+    "--folds-mode",
+    type=click.Choice(["auto", "vectorized", "sequential"]),
+    default="auto",
+    show_default=True,
+)
+@click.option(
+    "--train-step",
+    default=None,
+    help="Custom train step file.py:fn or module:fn, called fn(model, x, y, loss_fn) -> loss.",
+)
+@click.option(
+    "--test-size",
+    type=float,
+    default=None,
+    help="Hold out this fraction (never tuned on) and score baseline and best on it.",
+)
+@click.option(
+    "--refit",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Refit the best stack on all training data and save its state_dict here.",
+)
+@click.option(
+    "--save-stack",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Write the best stack JSON here (loadable by --stack and advisor.apply).",
+)
+@click.option(
+    "--report",
+    "report_path",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Write an HTML (or .md) report of the study.",
+)
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--device", default="auto", show_default=True, help="auto, cpu or cuda[:N].")
+@click.option(
+    "--trust",
+    is_flag=True,
+    help="Allow full unpickling of a .pt data file or checkpoint you made yourself.",
+)
+@click.option(
+    "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True
+)
+def tune(
+    model_spec,
+    data_path,
+    target,
+    task,
+    stack_file,
+    checkpoint,
+    curves,
+    fit,
+    pretrained,
+    budget,
+    n_trials,
+    timeout,
+    folds,
+    storage,
+    study_name,
+    resume,
+    space,
+    pruner,
+    epochs,
+    lr,
+    batch_size,
+    optimizer,
+    folds_mode,
+    train_step,
+    test_size,
+    refit,
+    save_stack,
+    report_path,
+    seed,
+    device,
+    trust,
+    fmt,
+) -> int:
+    """Tune the recommended regularizer stack with Optuna and k-fold CV."""
+    from advisor.cli._console import err_console, out_console, print_json
+    from advisor.tuning import TrainConfig, load_data_file
+    from advisor.tuning import tune as run_tune
+
+    model_fn = load_factory(model_spec)
+    step_fn = load_factory(train_step, what="--train-step") if train_step else None
+    X, y = load_data_file(data_path, target=target, trust=trust)
+    tune_task = _tune_task(task, y)
+    stack: Any = None
+    source = "full search space"
+    if space == "rules":
+        import numpy as np
+
+        declared = {
+            "task": _facts_task(task, X),
+            "samples": int(np.asarray(X.shape[0])),
+            "fit": fit,
+            "pretrained": pretrained,
+            "budget": budget,
+            "batch_size": batch_size,
+        }
+        if tune_task == "classification":
+            declared["classes"] = len(np.unique(np.asarray(y)))
+        declared = {k: v for k, v in declared.items() if v is not None}
+        stack, source = _stack_from_sources(stack_file, checkpoint, curves, declared, trust, device)
+    try:
+        config = TrainConfig(
+            max_epochs=epochs,
+            lr=lr,
+            batch_size=batch_size,
+            optimizer=optimizer,
+            folds_mode=folds_mode,
+            train_step=step_fn,
+        )
+    except ConfigError as exc:
+        raise ConfigError(
+            str(exc).replace(" of TrainConfig", "").replace("max_epochs", "--epochs")
+        ) from None
+    if fmt == "text":
+        err_console.print(
+            f"advisor tune: stack from {source}; study storage {storage or '.advisor/tune.journal'}"
+        )
+    result = run_tune(
+        model_fn,
+        (X, y),
+        task=tune_task,
+        stack=stack,
+        n_trials=n_trials,
+        timeout=timeout,
+        folds=folds,
+        storage=storage,
+        study_name=study_name,
+        resume=resume,
+        device=device,
+        seed=seed,
+        space=space,
+        train=config,
+        pruner=pruner,
+        test_size=test_size,
+        refit=refit or False,
+        progress="auto",
+    )
+    if save_stack:
+        Path(save_stack).write_text(result.best_stack.to_json() + "\n", encoding="utf-8")
+    if report_path:
+        from advisor.report import write_report
+
+        write_report(
+            result, report_path, format="markdown" if str(report_path).endswith(".md") else "html"
+        )
+    if fmt == "json":
+        print_json(result.to_dict())
+    else:
+        out_console.print(result)
+    return 0

@@ -1,0 +1,129 @@
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+from advisor.cli import main
+
+TUNING = Path(__file__).resolve().parent.parent / "tuning"
+sys.path.insert(0, str(TUNING))
+from tune_models import STACK, write_blobs  # noqa: E402
+
+
+def _run(argv, capsys):
+    with pytest.raises(SystemExit) as info:
+        main(argv)
+    out = capsys.readouterr()
+    return info.value.code, out.out, out.err
+
+
+@pytest.fixture
+def inputs(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # the default storage .advisor/ lands in the temp dir
+    write_blobs(tmp_path / "d.npz", n=90)
+    (tmp_path / "stack.json").write_text(json.dumps(STACK))
+    return tmp_path
+
+
+BASE = [
+    "tune",
+    "--model",
+    f"{TUNING / 'tune_models.py'}:tiny_mlp",
+    "--data",
+    "d.npz",
+    "--task",
+    "classification",
+    "--folds",
+    "3",
+    "--epochs",
+    "2",
+    "--batch-size",
+    "32",
+]
+
+
+@pytest.mark.slow
+def test_json_output_refit_and_saved_stack(inputs, capsys):
+    code, out, err = _run(
+        [
+            *BASE,
+            "--stack",
+            "stack.json",
+            "--trials",
+            "2",
+            "--format",
+            "json",
+            "--refit",
+            "best.pt",
+            "--save-stack",
+            "best.json",
+        ],
+        capsys,
+    )
+    assert code == 0, err
+    d = json.loads(out)
+    assert d["n_trials"] == 2 and d["storage"] == "journal:.advisor/tune.journal"
+    assert d["refit"]["path"] == "best.pt" and (inputs / "best.pt").is_file()
+    saved = json.loads((inputs / "best.json").read_text())
+    assert saved["pieces"][0]["params"]["weight_decay"] == d["best"]["params"]["l2.weight_decay"]
+    # The saved stack is loadable by --stack: a rerun under a new study name works from it.
+    code, out, err = _run(
+        [*BASE, "--stack", "best.json", "--trials", "1", "--study", "again", "--format", "json"],
+        capsys,
+    )
+    assert code == 0, err and json.loads(out)["study_name"] == "again"
+
+
+def test_text_output(inputs, capsys):
+    code, out, err = _run(
+        [*BASE, "--stack", "stack.json", "--trials", "1", "--folds-mode", "sequential"], capsys
+    )
+    assert code == 0, err
+    assert "baseline (no added regularization)" in out and "folds sequential (requested)" in out
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--model", "nofactory"], "must look like path/to/file.py:factory"),
+        (["--model", "missing_file.py:make"], "does not exist"),
+        (["--data", "nothere.npz"], "no such data file"),
+        (["--epochs", "0"], "--epochs must be an int >= 1, got 0"),
+        (["--trials", "0"], "--trials"),
+        (["--folds", "1"], "--folds"),
+    ],
+)
+def test_bad_input_is_one_line_exit_2(inputs, capsys, argv, message):
+    args = [*BASE, "--stack", "stack.json"]
+    for flag, value in zip(argv[::2], argv[1::2]):
+        i = args.index(flag) if flag in args else None
+        if i is None:
+            args += [flag, value]
+        else:
+            args[i + 1] = value
+    code, _out, err = _run(args, capsys)
+    assert code == 2 and message in err and err.count("\n") == 1 and "Traceback" not in err
+
+
+@pytest.mark.slow
+def test_stack_from_the_rules_engine_when_no_stack_is_given(inputs, capsys):
+    code, out, err = _run(
+        [*BASE, "--fit", "overfitting", "--trials", "1", "--epochs", "1", "--format", "json"],
+        capsys,
+    )
+    assert code == 0, err
+    d = json.loads(out)
+    techniques = [p["technique"] for p in d["best"]["stack"]["pieces"]]
+    assert "l2" in techniques and d["space"] == "rules"
+
+
+@pytest.mark.slow
+def test_stack_from_advisor_diagnose_of_real_curves(inputs, capsys, bundled_real_dir):
+    curves = bundled_real_dir / "mnist20k-v0.csv"
+    code, out, err = _run(
+        [*BASE, "--curves", str(curves), "--trials", "1", "--epochs", "1", "--format", "json"],
+        capsys,
+    )
+    assert code == 0, err
+    assert json.loads(out)["best"]["stack"]["pieces"]  # the diagnosis recommended a stack
