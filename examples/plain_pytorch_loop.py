@@ -56,6 +56,7 @@ def main() -> None:
     for note in applied.notes:
         print(f"  - {note}")
 
+    rec = advisor.Recorder(classes=10)  # the curves, for a live verdict and `advisor diagnose`
     for epoch in range(EPOCHS):
         model.train()
         for idx in train[torch.randperm(len(train), device=device)].split(BATCH):
@@ -68,6 +69,7 @@ def main() -> None:
         model.eval()
         with torch.no_grad():
             val_loss = F.cross_entropy(model(x[val]), y[val]).item()
+        rec.log(epoch, train_loss=loss.item(), val_loss=val_loss)
         if epoch % 10 == 0:
             print(f"epoch {epoch:3d}  train loss {loss.item():.3f}  val loss {val_loss:.3f}")
         if stopper.step(val_loss, model):  # restores the best weights when it stops
@@ -84,6 +86,8 @@ def main() -> None:
         acc = (logits.argmax(1) == y[test]).float().mean().item()
         test_loss = F.cross_entropy(logits, y[test]).item()
     print(f"held-out: loss {test_loss:.3f}, accuracy {acc:.1%} on {len(test)} images")
+    # rec.save("metrics.csv") writes the curves for `advisor diagnose metrics.csv`.
+    print(f"fit of this run: {rec.diagnose().verdict}")
     print("\nThe same stack as plain PyTorch (stack.to_code()):\n")
     print(stack.to_code(lr=LR))
 

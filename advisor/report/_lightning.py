@@ -1,0 +1,132 @@
+"""PyTorch Lightning callback: record the curves, warn when overfitting starts, save them.
+
+``AdvisorCallback`` logs the epoch-level metrics Lightning already computed
+(``trainer.callback_metrics``) into a ``Recorder`` at the end of every training epoch
+(validation has run by then), diagnoses the run so far, and warns once when the verdict
+turns to overfitting, with the epoch to stop at. With ``path=`` it saves the curves at the
+end of ``fit`` in a CSV that ``advisor.load_curves`` and ``advisor diagnose`` read.
+
+Importing this module imports ``lightning`` (the optional ``lightning`` extra).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from lightning.pytorch.callbacks import Callback
+from lightning.pytorch.utilities import rank_zero_warn
+
+from advisor.errors import AdvisorError, ConfigError
+from advisor.report._recorder import Recorder
+
+__all__ = ["AdvisorCallback"]
+
+
+class AdvisorCallback(Callback):
+    """Records epoch metrics, warns once when the live diagnosis says overfitting.
+
+    Args:
+        path: CSV file to save the curves to when ``fit`` ends (None: keep them in memory,
+            read them with ``callback.recorder``).
+        overwrite: replace ``path`` if it exists (refused by default).
+        classes: number of classes, for the diagnosis' chance level.
+        min_epochs: epochs logged before the first diagnosis (an int >= 2; earlier verdicts
+            are noise).
+
+    Example:
+        >>> from advisor.report import AdvisorCallback
+        >>> callback = AdvisorCallback(path="advisor_metrics.csv")
+        >>> trainer = lightning.Trainer(max_epochs=30, callbacks=[callback])  # doctest: +SKIP
+        >>> trainer.fit(model, datamodule)  # doctest: +SKIP
+        >>> callback.recorder.diagnose().verdict  # doctest: +SKIP
+    """
+
+    def __init__(
+        self,
+        *,
+        path: str | Path | None = None,
+        overwrite: bool = False,
+        classes: int | None = None,
+        min_epochs: int = 3,
+    ) -> None:
+        if isinstance(min_epochs, bool) or not isinstance(min_epochs, int) or min_epochs < 2:
+            raise ConfigError(
+                f"min_epochs of AdvisorCallback must be an int >= 2, got {min_epochs!r}."
+            )
+        self.path = Path(path) if path is not None else None
+        self.overwrite = overwrite
+        self.min_epochs = min_epochs
+        self.recorder = Recorder(classes=classes)
+        self.warned_at: int | None = None  # epoch of the overfitting warning, once given
+        self.last_verdict: str | None = None
+
+    def on_train_epoch_end(self, trainer: Any, pl_module: Any) -> None:
+        if getattr(trainer, "sanity_checking", False):
+            return
+        metrics = _epoch_metrics(trainer.callback_metrics)
+        if not metrics:
+            return
+        epoch = int(trainer.current_epoch)
+        self.recorder.log(epoch, **metrics)
+        if self.recorder.n_epochs < self.min_epochs:
+            return
+        try:
+            fit = self.recorder.diagnose()
+        except AdvisorError:  # no validation metric logged (yet): nothing to judge
+            return
+        self.last_verdict = fit.verdict
+        if fit.verdict == "overfitting" and self.warned_at is None:
+            self.warned_at = epoch
+            stop = (
+                f"; the best epoch so far is {fit.best_epoch:g}"
+                if fit.best_epoch is not None
+                else ""
+            )
+            rank_zero_warn(
+                f"advisor: the run started overfitting at epoch {epoch} (validation getting worse while train "
+                f"improves{stop}). Consider early stopping or more regularization; "
+                "run `advisor diagnose` on the saved curves for the plan."
+            )
+
+    def on_fit_end(self, trainer: Any, pl_module: Any) -> None:
+        if (
+            self.path is not None
+            and self.recorder.n_epochs
+            and getattr(trainer, "is_global_zero", True)
+        ):
+            self.recorder.save(self.path, overwrite=self.overwrite)
+
+    def state_dict(self) -> dict[str, Any]:
+        # Kept in the checkpoint so a resumed run continues the same curves.
+        return {
+            "rows": [dict(r) for r in self.recorder._rows],
+            "keys": list(self.recorder._keys),
+            "warned_at": self.warned_at,
+        }
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        self.recorder._rows = [dict(r) for r in state_dict.get("rows", [])]
+        self.recorder._keys = list(state_dict.get("keys", []))
+        self.warned_at = state_dict.get("warned_at")
+
+
+def _epoch_metrics(callback_metrics: dict[str, Any]) -> dict[str, float]:
+    """Scalar epoch-level metrics; Lightning's per-step twins (``*_step``) are left out."""
+    from advisor.curves._normalise import normalise_key
+
+    out: dict[str, float] = {}
+    for key, value in callback_metrics.items():
+        named = normalise_key(key)
+        if named is None or named[2] == "step":
+            continue
+        if hasattr(value, "numel"):
+            if value.numel() != 1:
+                continue
+            value = value.detach().float().cpu().item()
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            continue
+        out[key] = number  # NaN/inf kept: the diagnosis reads them as divergence
+    return out
