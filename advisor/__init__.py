@@ -67,7 +67,15 @@ __all__ = [
 ]
 
 
+# Subpackages reachable as attributes after a bare ``import advisor`` (advisor.report.plot ...).
+_SUBPACKAGES = frozenset(
+    {"curves", "inspect", "engine", "regularizers", "tuning", "gate", "report"}
+)
+
+
 def __getattr__(name: str) -> Any:
+    if name in _SUBPACKAGES:
+        return importlib.import_module(f"advisor.{name}")
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module 'advisor' has no attribute {name!r}")

@@ -395,9 +395,11 @@ def recommend(
     # may know which transforms keep the label.
     if "data_augmentation" in candidates and not params["data_augmentation"]["transforms"]:
         params["data_augmentation"]["transforms"] = None
+        task = facts["task"]
+        why = "no task declared" if task is None else f"no rule names transforms for task '{task}'"
         notes.setdefault("data_augmentation", []).append(
-            "transforms left to the input shape (no task declared): declare --task, or keep only "
-            "transforms that leave the label unchanged"
+            f"transforms left to the input shape ({why}): keep only transforms that leave the "
+            "label unchanged"
         )
 
     def hinted(name: str) -> int | None:

@@ -91,9 +91,12 @@ class LayerWeights:
     num_pl_spikes: int | None = None
     reading: str | None = None
     note: str | None = None
+    # The empirical spectral density itself (sorted eigenvalues of W^T W / N, float64 numpy),
+    # kept for plots; not part of the JSON (it can hold thousands of values per layer).
+    evals: Any = field(default=None, repr=False, compare=False)
 
     def to_dict(self) -> dict[str, Any]:
-        return dict(self.__dict__)
+        return {k: v for k, v in self.__dict__.items() if k != "evals"}
 
 
 @dataclass
@@ -260,6 +263,7 @@ def _eigen_group(members, n: int, m: int, dev, dtype) -> None:
         layer.spectral_norm = math.sqrt(spec2)
         layer.stable_rank = fro2 / spec2 if spec2 > 0 else None
         layer.num_evals = int(ev_all.numel())
+        layer.evals = torch.sort(ev_all).values.to("cpu", torch.float64).numpy()
         count = layer.m * layer.rf
         if count < MIN_EVALS:
             layer.note = f"fewer than {MIN_EVALS} eigenvalues: no power-law fit"

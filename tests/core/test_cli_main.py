@@ -124,3 +124,15 @@ def test_lazy_attribute_errors_are_clear():
 
     with pytest.raises(AttributeError, match="has no attribute 'nope'"):
         advisor.nope  # noqa: B018
+
+
+def test_subpackages_are_reachable_as_attributes():
+    code = (
+        "import sys, advisor; r = advisor.report; assert r.__name__ == 'advisor.report';"
+        "assert callable(advisor.report.write_report); assert advisor.curves.load_curves;"
+        "assert callable(advisor.check) and advisor.gate.CheckReport is advisor.CheckReport; print('ok')"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0, result.stderr

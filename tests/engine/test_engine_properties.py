@@ -65,7 +65,10 @@ def test_plan_is_consistent(declared, fit_extra):
         and recs.get("data_augmentation")
         and recs.get("data_augmentation").stage
     ):
-        assert "flip" not in recs.get("data_augmentation").params["transforms"]
+        aug = recs.get("data_augmentation").params
+        # transforms None = left to the input's shape; no_flip must then travel with it
+        assert aug["no_flip"] is True
+        assert "flip" not in (aug["transforms"] or [])
     stack = recs.to_stack()
     assert {p["technique"] for p in stack["pieces"]} <= set(REGULARIZERS)
 

@@ -207,3 +207,18 @@ def test_cuda_matches_cpu():
     assert [layer.alpha for layer in gpu.layers] == pytest.approx(
         [layer.alpha for layer in cpu.layers], rel=1e-6
     )
+
+
+def test_layer_keeps_its_sorted_spectrum_for_plots_but_not_in_json():
+    from torch import nn
+
+    from advisor.inspect import inspect_module
+
+    torch.manual_seed(0)
+    report = inspect_module(nn.Sequential(nn.Linear(64, 48), nn.ReLU(), nn.Linear(48, 10)))
+    layer = report.weights.layers[0]
+    assert layer.evals is not None and layer.evals.shape == (48,)
+    assert (layer.evals[1:] >= layer.evals[:-1]).all()
+    assert "evals" not in layer.to_dict()
+    # the largest eigenvalue of W^T W / N is the squared spectral norm (N = the larger side)
+    assert abs(float(layer.evals[-1]) - layer.spectral_norm**2) < 1e-4 * layer.spectral_norm**2
