@@ -228,6 +228,13 @@ def _stack_from_sources(stack_file, checkpoint, curves, declared, trust, device)
     help="rules: the stack's narrowed space; full: every technique, wide ranges.",
 )
 @click.option(
+    "--later-stages",
+    type=click.IntRange(min=0),
+    default=None,
+    help="Tune stage 1 of the recommended plan plus only its next N techniques "
+    "(default: every technique of the plan; 0: stage 1 alone, as G4.1 starts).",
+)
+@click.option(
     "--pruner",
     type=click.Choice(["median", "hyperband", "none"]),
     default="median",
@@ -303,6 +310,7 @@ def tune(
     study_name,
     resume,
     space,
+    later_stages,
     pruner,
     epochs,
     lr,
@@ -376,6 +384,7 @@ def tune(
         device=device,
         seed=seed,
         space=space,
+        later_stages=later_stages,
         train=config,
         pruner=pruner,
         test_size=test_size,

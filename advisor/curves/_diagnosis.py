@@ -16,7 +16,8 @@ threshold on the last value:
 
 The rules, in the order they are tried, and the confidence (a margin in [0, 1]: 0 means the
 deciding statistic sits on its threshold, values near 1 mean it is several times past it; it is
-reduced for short runs and runs missing the train curve) are documented in docs/readme/diagnose.md.
+reduced for short runs and runs missing the train curve) are documented in the README, section
+"Diagnosing the fit".
 """
 
 from __future__ import annotations
@@ -414,7 +415,7 @@ class FitDiagnosis(Displayable):
     rule: str = ""
 
     def to_dict(self) -> dict[str, Any]:
-        """The ``fit`` JSON object (schema documented in docs/readme/diagnose.md)."""
+        """The ``fit`` JSON object (schema: the README, "JSON schema")."""
         return {
             "verdict": self.verdict,
             "confidence": round(self.confidence, 3),

@@ -1,9 +1,15 @@
 """Search spaces: the rules-narrowed one (from the stack's pieces) and the full one.
 
-The rules engine hands every piece of a recommended stack a narrow ``search_space``; the
-tuner suggests exactly those parameters (Optuna names ``technique.param``). The *full* space
-(``space="full"``) is the baseline the narrowing is measured against: every technique that
-fits the task with wide ranges, as someone tuning without advice would search.
+The rules engine hands every piece of a recommended stack a ``search_space`` and a ``stage``;
+the tuner suggests exactly the parameters of the pieces it keeps (Optuna names
+``technique.param``). For an engine plan, :func:`rules_stack` keeps what the guidance says to
+try (G4.1 "start simple, add one technique at a time", G4.5 "test combinations, don't stack
+everything"): the stage-1 pieces plus the first ``later_stages`` techniques of the later stages
+(all of them by default), and centres every range on the rule-derived starting value (G4.4 "start moderate and move from the
+evidence"); the tuner enqueues that starting point as the first trial. A stack written by hand
+(pieces without a ``stage``) is searched as given. The *full* space (``space="full"``) is the
+baseline the narrowing is measured against: every technique that fits the task with wide
+ranges, as someone tuning without advice would search.
 """
 
 from __future__ import annotations
@@ -12,7 +18,15 @@ from typing import Any
 
 from advisor.errors import ConfigError
 
-__all__ = ["SPACES", "full_stack", "resolve_stack", "search_space", "suggest"]
+__all__ = [
+    "SPACES",
+    "centre_space",
+    "full_stack",
+    "resolve_stack",
+    "rules_stack",
+    "search_space",
+    "suggest",
+]
 
 SPACES = ("rules", "full")
 
@@ -77,6 +91,106 @@ def full_stack(task: str, *, input_ndim: int):
             params = {"patience": 10}
         pieces.append({"technique": t, "params": params, "search_space": space})
     return Stack.from_dict({"version": 1, "pieces": pieces})
+
+
+def _stage(piece) -> int | None:
+    stage = piece.extra.get("stage")
+    return stage if isinstance(stage, int) and not isinstance(stage, bool) else None
+
+
+def rules_stack(stack, *, later_stages: int | None = None):
+    """The rules space of a stack: the plan's first stages, ranges centred on the advice.
+
+    An engine plan (every piece has a ``stage``, as ``Recommendations.to_stack()`` writes) is
+    cut to its stage-1 pieces plus the first ``later_stages`` pieces of the later stages in plan
+    order (stage, then score: the next techniques the plan would add); ``None`` keeps them all.
+    Each kept parameter range is then centred on the piece's starting value
+    (:func:`centre_space`). Pieces without a search space (early stopping, whose patience the
+    plan fixes) are kept and applied, not searched. A stack without stages (written by hand) is
+    returned unchanged: its author chose its pieces and ranges.
+
+    Args:
+        stack: a ``Stack``.
+        later_stages: how many later-stage techniques join stage 1 (int >= 0), or ``None``
+            for all of them.
+
+    Returns:
+        A new ``Stack``.
+
+    Raises:
+        ConfigError: ``later_stages`` is not ``None`` or an int >= 0.
+
+    Example:
+        >>> import advisor
+        >>> recs = advisor.recommend(task="tabular", samples=1797, classes=10, fit="overfitting")
+        >>> rules_stack(Stack.from_dict(recs), later_stages=1).techniques  # doctest: +SKIP
+        ['early_stopping', 'l2', 'data_augmentation', 'l1']
+    """
+    from advisor.regularizers import Stack
+
+    n = later_stages
+    if n is not None and (isinstance(n, bool) or not isinstance(n, int) or n < 0):
+        raise ConfigError(
+            "later_stages must be None (all) or an int >= 0 (later-stage techniques tuned with"
+            f" stage 1), got {n!r}."
+        )
+    if not stack.pieces or any(_stage(p) is None for p in stack):
+        return stack
+    first = min(_stage(p) for p in stack)
+    base = [p for p in stack if _stage(p) == first]
+    later = sorted((p for p in stack if _stage(p) != first), key=_stage)  # stable: plan order
+    keep = {id(p) for p in base + later[: len(later) if n is None else n]}
+    pieces = []
+    for p in stack:
+        if id(p) not in keep:
+            continue
+        d = p.to_dict()
+        d["search_space"] = {
+            name: centre_space(spec, p.params.get(name)) for name, spec in p.search_space.items()
+        }
+        pieces.append(d)
+    return Stack.from_dict({"version": stack.version, "pieces": pieces})
+
+
+def centre_space(spec: dict[str, Any], value: Any) -> dict[str, Any]:
+    """The widest range inside ``spec`` that is symmetric around ``value``.
+
+    Symmetric in log space for ``log`` ranges (``1e-5`` in ``[1e-7, 1e-2]`` gives
+    ``[1e-7, 1e-3]``: two decades on each side). Categorical and stepped ranges, values outside
+    the range and values on a bound (no room on one side) leave the range unchanged.
+
+    Example:
+        >>> centre_space({"type": "float", "low": 0.0, "high": 1.0}, 0.3)
+        {'type': 'float', 'low': 0.0, 'high': 0.6}
+    """
+    import math
+
+    kind = spec.get("type")
+    if (
+        kind not in ("int", "float")
+        or spec.get("step") not in (None, 1)
+        or isinstance(value, bool)
+        or not isinstance(value, int | float)
+    ):
+        return dict(spec)
+    low, high = spec["low"], spec["high"]
+    if not low < value < high:
+        return dict(spec)
+    if spec.get("log") and low > 0:
+        half = min(math.log(value / low), math.log(high / value))
+        new_low, new_high = value / math.exp(half), value * math.exp(half)
+        # exp/log round-off must not step outside the rules' range.
+        new_low, new_high = max(low, float(f"{new_low:.6g}")), min(high, float(f"{new_high:.6g}"))
+    else:
+        half = min(value - low, high - value)
+        new_low, new_high = value - half, value + half
+        if kind == "float":
+            new_low, new_high = round(new_low, 12), round(new_high, 12)
+    if kind == "int":
+        new_low, new_high = math.ceil(new_low), math.floor(new_high)
+    else:
+        new_low, new_high = float(new_low), float(new_high)
+    return {**spec, "low": new_low, "high": new_high}
 
 
 def search_space(stack) -> dict[str, dict[str, Any]]:

@@ -24,7 +24,14 @@ from advisor.errors import ConfigError
 from advisor.tuning._config import TrainConfig, resolve_device
 from advisor.tuning._data import as_tensors
 from advisor.tuning._result import CVScore, TuneResult
-from advisor.tuning._space import SPACES, full_stack, resolve_stack, search_space, suggest
+from advisor.tuning._space import (
+    SPACES,
+    full_stack,
+    resolve_stack,
+    rules_stack,
+    search_space,
+    suggest,
+)
 from advisor.tuning._splits import TASKS, make_folds
 from advisor.tuning._study import STATUS_ATTR, TrialBudget, open_storage
 from advisor.tuning._train import TrialDiverged, choose_folds_mode, cross_validate, metric_info
@@ -137,6 +144,7 @@ def tune(
     device: str = "auto",
     seed: int = 0,
     space: str = "rules",
+    later_stages: int | None = None,
     groups: Any = None,
     train: TrainConfig | None = None,
     pruner: Any = "median",
@@ -167,6 +175,12 @@ def tune(
         device: ``auto`` (CUDA when available), ``cpu`` or ``cuda[:N]``.
         seed: seeds folds, weights, batches and the sampler.
         space: ``rules`` (the stack's narrowed space) or ``full`` (every technique, wide ranges).
+            For an engine plan the rules space is its stage-1 pieces plus ``later_stages``
+            later-stage techniques, ranges centred on the advice (``rules_stack``); the
+            recommended values are the first trial.
+        later_stages: later-stage techniques of an engine plan tuned with stage 1, in plan
+            order (``None``, the default: all; ``0``: stage 1 only, as G4.1 starts). Ignored
+            for hand-written stacks and the full space.
         groups: group label per sample; folds become ``GroupKFold``.
         train: the built-in loop's ``TrainConfig`` (optimizer, lr, batch size, epochs, AMP, folds
             mode, an optional custom ``train_step``).
@@ -233,7 +247,11 @@ def tune(
         y.cpu().numpy(), task=task, folds=folds, seed=seed, groups=fold_groups
     )
 
-    the_stack = full_stack(task, input_ndim=X.ndim) if space == "full" else resolve_stack(stack)
+    the_stack = (
+        full_stack(task, input_ndim=X.ndim)
+        if space == "full"
+        else rules_stack(resolve_stack(stack), later_stages=later_stages)
+    )
     metric, direction = metric_info(task)
     storage_obj, storage_desc = open_storage(storage)
     name = study_name or _default_study_name(model_fn, X, task, folds, seed, space, the_stack)

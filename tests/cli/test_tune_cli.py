@@ -92,6 +92,7 @@ def test_text_output(inputs, capsys):
         (["--epochs", "0"], "--epochs must be an int >= 1, got 0"),
         (["--trials", "0"], "--trials"),
         (["--folds", "1"], "--folds"),
+        (["--later-stages", "-1"], "--later-stages"),
     ],
 )
 def test_bad_input_is_one_line_exit_2(inputs, capsys, argv, message):
@@ -116,6 +117,24 @@ def test_stack_from_the_rules_engine_when_no_stack_is_given(inputs, capsys):
     d = json.loads(out)
     techniques = [p["technique"] for p in d["best"]["stack"]["pieces"]]
     assert "l2" in techniques and d["space"] == "rules"
+
+
+@pytest.mark.slow
+def test_later_stages_limits_the_plan_to_its_first_stages(inputs, capsys):
+    import advisor
+
+    argv = [*BASE, "--fit", "overfitting", "--trials", "1", "--epochs", "1", "--format", "json"]
+    code, out, err = _run([*argv, "--later-stages", "0", "--study", "s0"], capsys)
+    assert code == 0, err
+    stage_one = [p["technique"] for p in json.loads(out)["best"]["stack"]["pieces"]]
+    plan = advisor.recommend(
+        task="tabular", samples=90, classes=3, fit="overfitting", batch_size=32
+    )
+    stages = {p["technique"]: p["stage"] for p in plan.to_stack()["pieces"]}
+    assert stage_one and all(stages[t] == 1 for t in stage_one)
+    code, out, err = _run([*argv, "--study", "all"], capsys)
+    assert code == 0, err
+    assert len(json.loads(out)["best"]["stack"]["pieces"]) > len(stage_one)
 
 
 @pytest.mark.slow

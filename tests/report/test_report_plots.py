@@ -191,7 +191,10 @@ def test_weights_spectrum_computed_from_the_module_when_not_kept():
             if p.dim() == 2
         ]
     )
-    assert len(plot_weights(report).axes) == 1  # no eigenvalues kept, no module: alpha panel only
+    assert len(plot_weights(report).axes) == 2  # the analysis keeps each layer's eigenvalues
+    for layer in report.layers:  # as a report read back from JSON: alphas, no eigenvalues
+        layer.evals = None
+    assert len(plot_weights(report).axes) == 1  # no eigenvalues, no module: alpha panel only
     fig = plot_weights(report, module=model)
     assert len(fig.axes) == 2 and fig.axes[1].patches
 

@@ -33,7 +33,7 @@ STACK = {
 
 
 def mlp() -> nn.Module:
-    # 64-256-256-10 on a few hundred digits: ~85k weights for ~200 samples per fold overfits.
+    # 64-256-256-10 on 1000 digits: ~85k weights for ~370 samples per fold overfits.
     return nn.Sequential(
         nn.Linear(64, 256), nn.ReLU(), nn.Linear(256, 256), nn.ReLU(), nn.Linear(256, 10)
     )
@@ -42,7 +42,7 @@ def mlp() -> nn.Module:
 @pytest.mark.slow
 def test_tuned_stack_beats_baseline_in_cv_and_on_untouched_test(tmp_path):
     X, y = load_digits(return_X_y=True)
-    keep = np.random.default_rng(0).permutation(len(X))[:600]
+    keep = np.random.default_rng(0).permutation(len(X))[:1000]
     X, y = (X[keep] / 16).astype(np.float32), y[keep]
     torch.manual_seed(0)
     result = tune(
@@ -60,6 +60,8 @@ def test_tuned_stack_beats_baseline_in_cv_and_on_untouched_test(tmp_path):
         progress=False,
     )
     assert result.best.cv_mean > result.baseline.cv_mean + 0.01
-    # The test split (270 digits) was cut before any fold and only scored after tuning.
-    assert result.test["samples"] == 270
-    assert result.test["best"] >= result.test["baseline"]
+    # The test split (450 digits) was cut before any fold and only scored after tuning: the
+    # baseline and the best stack are refit on the other 550 and scored on it once. Measured:
+    # CV 0.971 vs 0.949, test 0.982 vs 0.964 (8 digits more right); 0.005 is 2 digits.
+    assert result.test["samples"] == 450
+    assert result.test["best"] > result.test["baseline"] + 0.005

@@ -13,8 +13,9 @@ import tempfile
 from pathlib import Path
 
 import pytest
-from conftest import require_tool
 from tune_models import STACK, write_blobs
+
+from tests.conftest import require_tool
 
 HERE = Path(__file__).resolve().parent
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
