@@ -306,13 +306,18 @@ class SequentialFolds:
 
 
 def _torch_optimizer(config: TrainConfig, groups):
+    """The built-in loop's optimizer; Adam(W) with torch's fused kernel where torch has one for
+    the device (CPU since torch 2.4, CUDA), else its default multi-tensor one."""
     import torch
 
-    if config.optimizer == "adamw":
-        return torch.optim.AdamW(groups, lr=config.lr)
-    if config.optimizer == "adam":
-        return torch.optim.Adam(groups, lr=config.lr)
-    return torch.optim.SGD(groups, lr=config.lr, momentum=0.9)
+    if config.optimizer == "sgd":
+        return torch.optim.SGD(groups, lr=config.lr, momentum=0.9)
+    cls = torch.optim.AdamW if config.optimizer == "adamw" else torch.optim.Adam
+    groups = list(groups)
+    try:
+        return cls(groups, lr=config.lr, fused=True)
+    except (RuntimeError, TypeError, ValueError):  # no fused kernel for this device or torch
+        return cls(groups, lr=config.lr)
 
 
 # ------------------------------------------------------------------------- vectorised folds
@@ -585,6 +590,15 @@ class _StackedOptimizer:
         self.t_host = [0] * folds  # steps per fold, on the host: decides the fast path
         self.m = {k: torch.zeros_like(v) for k, v in params.items()}
         self.v = {k: torch.zeros_like(v) for k, v in params.items()} if self.kind != "sgd" else {}
+        # torch's fused Adam(W) kernel for the all-folds-step path, grouped by weight decay; its
+        # step counters (one per tensor, as the kernel wants) are set to the step number before
+        # every call (torch.optim increments them itself before calling the kernel).
+        contiguous = all(v.is_contiguous() for v in params.values())  # the kernel reads raw memory
+        self.fused = _fused_adam_kernel(self.kind, device) if contiguous else None
+        self.fused_groups: dict[float, list[str]] = {}
+        for k in params:
+            self.fused_groups.setdefault(float(weight_decay[k]), []).append(k)
+        self.fused_steps = {k: torch.zeros((), dtype=torch.float32, device=device) for k in params}
 
     def step(self, grads: dict, stepping) -> None:
         """One update of every stepping fold; the others keep parameters and moments untouched."""
@@ -632,11 +646,34 @@ class _StackedOptimizer:
                 else:
                     p.sub_(on * self.lr * (m / bc1) / denom)
 
+    def _fused_adam(self, grads: dict, t: int) -> None:
+        """torch's fused Adam(W) kernel over the stacked tensors, one call per weight decay."""
+        for wd, names in self.fused_groups.items():
+            steps = [self.fused_steps[n].fill_(t) for n in names]  # this step's number
+            self.fused(
+                [self.params[n] for n in names],
+                [grads[n].contiguous() for n in names],  # the CPU kernel reads raw memory
+                [self.m[n] for n in names],
+                [self.v[n] for n in names],
+                [],
+                steps,
+                lr=self.lr,
+                beta1=self.b1,
+                beta2=self.b2,
+                weight_decay=wd,
+                eps=self.eps,
+                amsgrad=False,
+                maximize=False,
+            )
+
     def _fast_adam(self, grads: dict, t: int) -> None:
         """Every fold steps and all have taken the same number of steps: scalar bias correction,
         multi-tensor (foreach) kernels, as torch.optim.Adam(W) runs them."""
         import torch
 
+        if self.fused is not None:
+            self._fused_adam(grads, t)
+            return
         names = list(self.params)
         ps = [self.params[n] for n in names]
         gs = [grads[n] for n in names]
@@ -659,6 +696,33 @@ class _StackedOptimizer:
         torch._foreach_div_(denom, math.sqrt(bc2))
         torch._foreach_add_(denom, self.eps)
         torch._foreach_addcdiv_(ps, ms, denom, value=-self.lr / bc1)
+
+
+def _fused_adam_kernel(kind: str, device):
+    """torch's fused Adam(W) kernel (``torch._fused_adam(w)_``, what ``torch.optim.AdamW(...,
+    fused=True)`` calls; CPU from torch 2.4 on, CUDA) if it exists for ``device`` and a probe
+    step with the call signature used here gives torch.optim's result; else None (foreach)."""
+    import torch
+
+    if kind not in ("adam", "adamw"):
+        return None
+    kernel = getattr(torch, "_fused_adamw_" if kind == "adamw" else "_fused_adam_", None)
+    if kernel is None:
+        return None
+    try:
+        p = torch.ones(2, device=device)
+        g = torch.full((2,), 0.5, device=device)
+        m, v = torch.zeros_like(p), torch.zeros_like(p)
+        step = torch.ones((), device=device)
+        betas = {"beta1": 0.9, "beta2": 0.999, "eps": 1e-8, "amsgrad": False, "maximize": False}
+        kernel([p], [g], [m], [v], [], [step], lr=0.1, weight_decay=0.1, **betas)
+        ref = torch.nn.Parameter(torch.ones(2, device=device))
+        ref.grad = torch.full((2,), 0.5, device=device)
+        cls = torch.optim.AdamW if kind == "adamw" else torch.optim.Adam
+        cls([ref], lr=0.1, weight_decay=0.1).step()
+        return kernel if torch.allclose(p, ref.detach()) else None
+    except (RuntimeError, TypeError, ValueError, NotImplementedError):
+        return None
 
 
 # ------------------------------------------------------------------------------- the loop

@@ -225,3 +225,29 @@ def test_train_config_validation():
         TrainConfig(batch_size=0)
     with pytest.raises(ConfigError, match="optimizer of TrainConfig"):
         TrainConfig(optimizer="lbfgs")
+
+
+@pytest.mark.parametrize("optimizer", ["adamw", "adam"])
+def test_fused_adam_step_equals_the_multi_tensor_step(optimizer):
+    # The all-folds-step path runs torch's fused kernel where torch has one (CPU from 2.4 on);
+    # it must give the multi-tensor result, also for non-contiguous gradients (vmap's bias
+    # gradients can be), which the raw kernel would misread.
+    from advisor.tuning._train import _fused_adam_kernel, _StackedOptimizer
+
+    torch.manual_seed(0)
+    params = {"w": torch.randn(3, 8, 6), "b": torch.randn(3, 8)}
+    decay = {"w": 1e-2, "b": 0.0}
+    config = TrainConfig(lr=1e-2, optimizer=optimizer)
+    cpu = torch.device("cpu")
+    fused = _StackedOptimizer(config, {k: v.clone() for k, v in params.items()}, decay, 3, cpu)
+    plain = _StackedOptimizer(config, {k: v.clone() for k, v in params.items()}, decay, 3, cpu)
+    plain.fused = None
+    assert fused.fused is _fused_adam_kernel(optimizer, cpu) is not None  # torch 2.13 has it
+    every, some = torch.tensor([True, True, True]), torch.tensor([True, False, True])
+    for stepping in [every] * 4 + [some] * 2:
+        grads = {"w": torch.randn(3, 6, 8).transpose(1, 2), "b": torch.randn(8, 3).t()}
+        assert not grads["w"].is_contiguous()
+        fused.step(grads, stepping)
+        plain.step(grads, stepping)
+        for k in params:
+            torch.testing.assert_close(fused.params[k], plain.params[k], rtol=1e-6, atol=1e-7)
