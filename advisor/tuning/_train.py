@@ -38,6 +38,10 @@ __all__ = [
 ]
 
 _AUGMENTING = ("data_augmentation", "mixup", "cutmix")
+# Device types whose step loops check the loss for NaN/inf after every step. Elsewhere (CUDA)
+# reading the check back would make every step wait for the device, so it is made once per
+# epoch: a diverged trial then fails at the end of that epoch instead of mid-way.
+_CHECK_EACH_STEP = ("cpu",)
 
 
 class TrialDiverged(RuntimeError):
@@ -249,9 +253,13 @@ class SequentialFolds:
         import torch
 
         B = self.config.batch_size
+        # Non-finite losses: checked every step on the CPU (free), once per fold and epoch on a
+        # GPU, so the step loop never waits for the device.
+        per_step_check = self.device.type in _CHECK_EACH_STEP
         for f, model in enumerate(self.models):
             if not active[f]:
                 continue
+            finite = torch.ones((), dtype=torch.bool, device=self.device)
             applied, opt = self.applied[f], self.opts[f]
             model.train()
             order = torch.as_tensor(
@@ -272,13 +280,16 @@ class SequentialFolds:
                         loss = applied.loss_fn(_align(model(xb), yb), yb)
                     if self.has_penalty:
                         loss = loss + applied.penalty(model)
-                if not torch.isfinite(loss.detach()):
+                finite &= torch.isfinite(loss.detach())
+                if per_step_check and not bool(finite):
                     raise TrialDiverged(f"training loss became {loss.item()} in fold {f + 1}")
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
                 opt.step()
                 if self.has_post_step:
                     applied.post_step(model)
+            if not bool(finite):
+                raise TrialDiverged(f"training loss became non-finite in fold {f + 1}")
 
     def evaluate(self, active: list[bool]) -> list[tuple[float, float] | None]:
         import torch
@@ -457,24 +468,33 @@ class VectorizedFolds:
         return torch.stack(xs), torch.stack(ys)
 
     def train_epoch(self, active: list[bool], *, max_steps: int | None = None) -> None:
+        import numpy as np
         import torch
 
         idx_np, mask_np = self._batches()
+        mask_np = mask_np & np.asarray(active, dtype=bool)[:, None]
         idx = torch.as_tensor(idx_np, device=self.device)
         mask = torch.as_tensor(mask_np, device=self.device, dtype=torch.float32)
-        fold_on = torch.as_tensor(active, device=self.device, dtype=torch.float32)[:, None]
+        n_steps = self.max_steps if max_steps is None else min(max_steps, self.max_steps)
+        # Which folds step at each step is known on the host from the index plan, so the loop
+        # never reads a device value back (no host-device sync per step on a GPU).
+        steps_np = mask_np[:, : n_steps * self.B].reshape(self.F, n_steps, self.B).any(2).T
+        steps_dev = torch.as_tensor(steps_np, device=self.device)
+        # Non-finite losses: checked every step on the CPU (free), once per epoch on a GPU.
+        per_step_check = self.device.type in _CHECK_EACH_STEP
+        bad = torch.zeros(self.F, dtype=torch.bool, device=self.device)
         self.base.train()
-        for s in range(self.max_steps if max_steps is None else min(max_steps, self.max_steps)):
+        for s in range(n_steps):
             sl = slice(s * self.B, (s + 1) * self.B)
-            ib, mb = idx[:, sl], mask[:, sl] * fold_on
+            ib, mb = idx[:, sl], mask[:, sl]
             xb, yb = self.X[ib], self.y[ib]
             if self.augment:
                 xb, yb = self._transform(xb, yb)
-            stepping = mb.sum(1) > 0
+            stepping, stepping_host = steps_dev[s], steps_np[s]
             # A fold not stepping (no rows left, or stopped early) still runs forward under vmap;
             # its BatchNorm running statistics must not move.
             keep = None
-            if self.buffers and not bool(stepping.all()):
+            if self.buffers and not stepping_host.all():
                 keep = {k: v.clone() for k, v in self.buffers.items()}
             losses = self._vloss(self.params, self.buffers, xb, yb, mb)
             grads = torch.autograd.grad(losses.sum(), list(self.params.values()))
@@ -482,12 +502,19 @@ class VectorizedFolds:
                 with torch.no_grad():
                     for k, v in self.buffers.items():
                         v.copy_(torch.where(stepping.view(-1, *([1] * (v.ndim - 1))), v, keep[k]))
-            if not bool(torch.isfinite(losses.detach()[stepping]).all()):
-                bad = int((~torch.isfinite(losses.detach()) & stepping).nonzero()[0, 0]) + 1
-                raise TrialDiverged(f"training loss became non-finite in fold {bad}")
-            self.opt.step(dict(zip(self.params, grads, strict=True)), stepping)
+            bad |= ~torch.isfinite(losses.detach()) & stepping
+            if per_step_check:
+                self._raise_if_diverged(bad)
+            self.opt.step(dict(zip(self.params, grads, strict=True)), stepping, stepping_host)
             if self.prox:
                 self._proximal(stepping)
+        self._raise_if_diverged(bad)
+
+    @staticmethod
+    def _raise_if_diverged(bad) -> None:
+        if bool(bad.any()):
+            fold = int(bad.nonzero()[0, 0]) + 1
+            raise TrialDiverged(f"training loss became non-finite in fold {fold}")
 
     def _proximal(self, stepping) -> None:
         import torch
@@ -600,19 +627,17 @@ class _StackedOptimizer:
             self.fused_groups.setdefault(float(weight_decay[k]), []).append(k)
         self.fused_steps = {k: torch.zeros((), dtype=torch.float32, device=device) for k in params}
 
-    def step(self, grads: dict, stepping) -> None:
-        """One update of every stepping fold; the others keep parameters and moments untouched."""
+    def step(self, grads: dict, stepping, stepping_host) -> None:
+        """One update of every stepping fold; the others keep parameters and moments untouched.
+
+        ``stepping`` is the per-fold bool tensor on the device, ``stepping_host`` the same on
+        the host (the step plan is known there, so no device value is read back)."""
         import torch
 
         with torch.no_grad():
             on_f = stepping.to(self.t.dtype)
-            every = bool(stepping.all())
-            if every:
-                self.t_host = [t + 1 for t in self.t_host]
-            else:
-                self.t_host = [
-                    t + int(on) for t, on in zip(self.t_host, stepping.tolist(), strict=True)
-                ]
+            every = bool(stepping_host.all())
+            self.t_host = [t + int(on) for t, on in zip(self.t_host, stepping_host, strict=True)]
             if every and self.kind != "sgd" and len(set(self.t_host)) == 1:
                 self.t += on_f
                 self._fast_adam(grads, self.t_host[0])

@@ -247,7 +247,43 @@ def test_fused_adam_step_equals_the_multi_tensor_step(optimizer):
     for stepping in [every] * 4 + [some] * 2:
         grads = {"w": torch.randn(3, 6, 8).transpose(1, 2), "b": torch.randn(8, 3).t()}
         assert not grads["w"].is_contiguous()
-        fused.step(grads, stepping)
-        plain.step(grads, stepping)
+        fused.step(grads, stepping, stepping.numpy())
+        plain.step(grads, stepping, stepping.numpy())
         for k in params:
             torch.testing.assert_close(fused.params[k], plain.params[k], rtol=1e-6, atol=1e-7)
+
+
+@pytest.mark.parametrize("mode", ["vectorized", "sequential"])
+@pytest.mark.parametrize("each_step", [True, False])
+def test_non_finite_loss_fails_the_trial_with_its_fold(monkeypatch, mode, each_step):
+    # On a GPU the check runs once per epoch (no per-step sync); emulate that path on the CPU.
+    from advisor.tuning import _train
+    from advisor.tuning._train import TrialDiverged
+
+    monkeypatch.setattr(_train, "_CHECK_EACH_STEP", ("cpu",) if each_step else ())
+
+    class Nan(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.lin = nn.Linear(6, 1)
+
+        def forward(self, x):
+            return self.lin(x) * float("nan")
+
+    X, y = _regression()
+    folds, _ = make_folds(y.numpy(), task="regression", folds=3, seed=0)
+    config = TrainConfig(max_epochs=2, batch_size=16)
+    with pytest.raises(TrialDiverged, match="non-finite in fold 1|became nan in fold 1"):
+        cross_validate(
+            Nan,
+            None,
+            {},
+            X,
+            y,
+            folds,
+            task="regression",
+            config=config,
+            device=CPU,
+            seed=0,
+            mode=mode,
+        )
