@@ -151,6 +151,14 @@ _CATALOGUE = [
         {"alpha": 1.0},
         {"alpha": _float(0.2, 2.0, log=True)},
     ),
+    Technique(
+        "ema",
+        "regularizer",
+        "evaluate an exponential moving average of the weights",
+        # 0.999 averages about the last 1000 steps; 0.99 suits runs of a few hundred steps.
+        {"decay": 0.999},
+        {"decay": _float(0.99, 0.9999)},
+    ),
     Technique("reduce_regularization", "action", "lower the regularization already in place"),
     Technique(
         "increase_capacity", "action", "make the model larger (width, depth) or less constrained"

@@ -20,6 +20,7 @@ where noted, inside ``torch.func.vmap(..., randomness="different")`` over stacke
   transforms with an optional ``torch.Generator`` (not under vmap: apply them to the batch
   before the vmapped step).
 - ``EarlyStopping``: one controller per fold (``reset()`` between folds).
+- ``ExponentialMovingAverage``: the EMA of a model's weights (stack piece ``ema``).
 
 Importing this package does not import torch; names load on first use.
 """
@@ -36,6 +37,7 @@ _LAZY: dict[str, str] = {
     "Applied": "advisor.regularizers._apply",
     "BatchTransform": "advisor.regularizers._apply",
     "EarlyStopping": "advisor.regularizers._early_stopping",
+    "ExponentialMovingAverage": "advisor.regularizers._averaging",
     "DEFAULT_EXCLUDE": "advisor.regularizers._penalties",
     "decayed_names": "advisor.regularizers._penalties",
     "param_groups": "advisor.regularizers._penalties",

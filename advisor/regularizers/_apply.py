@@ -3,8 +3,9 @@
 ``apply(model, stack)`` returns an :class:`Applied` with the modified model (a deep copy by
 default), optimizer parameter groups (decoupled weight decay), the loss (label smoothing, soft
 targets for mixup/cutmix), the batch transform (augmentation, mixup, cutmix), the
-early-stopping controller, the penalty term (coupled L2/L1) and the post-step hook (L1 proximal
-step). A plain loop changes in three lines::
+early-stopping controller, the penalty term (coupled L2/L1), the post-step hook (L1 proximal
+step, EMA update) and the model to evaluate (the EMA of the weights when the stack has ``ema``).
+A plain loop changes in three lines::
 
     applied = advisor.apply(model, stack, lr=1e-3)                  # 1
     model, loss_fn = applied.model, applied.loss_fn
@@ -30,6 +31,7 @@ from torch import nn
 
 from advisor.errors import ConfigError
 from advisor.regularizers._augment import BatchAugment
+from advisor.regularizers._averaging import ExponentialMovingAverage
 from advisor.regularizers._early_stopping import EarlyStopping
 from advisor.regularizers._losses import SmoothedCrossEntropy
 from advisor.regularizers._mix import _host_rng, cutmix_batch, mixup_batch
@@ -122,9 +124,11 @@ class Applied:
         batch_transform: ``(x, y) -> (x, y)``; identity when the stack has no augmentation/mixing.
         early_stopping: An :class:`EarlyStopping` or None.
         penalty: ``model -> scalar tensor`` (coupled L2 / L1 terms; zero when none).
-        post_step: ``model -> None`` run after ``optimizer.step()`` (L1 proximal step; no-op when none).
+        post_step: ``model -> None`` run after ``optimizer.step()`` (L1 proximal step, then the
+            EMA update; no-op when none).
         notes: What was changed and caveats, in words.
         penalized: Names of the parameters weight penalties apply to.
+        ema: The :class:`ExponentialMovingAverage` of the weights (stack piece ``ema``) or None.
     """
 
     model: nn.Module
@@ -137,6 +141,12 @@ class Applied:
     stack: Stack = field(default_factory=Stack)
     notes: list[str] = field(default_factory=list)
     penalized: list[str] = field(default_factory=list)
+    ema: ExponentialMovingAverage | None = None
+
+    @property
+    def eval_model(self) -> nn.Module:
+        """The model to validate, test and save: the weights' EMA when the stack has ``ema``."""
+        return self.ema.module if self.ema is not None else self.model
 
     def sparsity(self) -> float:
         """Fraction of exact zeros among the penalised weights (reads the device; not per step)."""
@@ -190,6 +200,21 @@ class _ProximalStep:
 
 def _no_op(model: nn.Module) -> None:
     return None
+
+
+class _StepThenAverage:
+    """``model -> None``: the proximal step (if any), then the EMA update."""
+
+    def __init__(self, proximal: _ProximalStep | None, ema: ExponentialMovingAverage):
+        self.proximal, self.ema = proximal, ema
+
+    def __call__(self, model: nn.Module) -> None:
+        if self.proximal is not None:
+            self.proximal(model)
+        self.ema.update(model)
+
+    def __repr__(self) -> str:
+        return " + ".join(repr(x) for x in (self.proximal, self.ema) if x is not None)
 
 
 def _infer_classes(model: nn.Module) -> int | None:
@@ -378,6 +403,16 @@ def apply(
             "loads), but methods other than forward() of the original class are not kept"
         )
 
+    ema = None
+    if (piece := stack.get("ema")) is not None:
+        ema = ExponentialMovingAverage(model, decay=piece.params["decay"])
+        post_step = _StepThenAverage(post_step if post_step is not _no_op else None, ema)
+        notes.append(
+            f"exponential moving average of the weights (decay {ema.decay:g}, about the last "
+            f"{round(1 / (1 - ema.decay))} steps) updated after each optimizer step; validate, "
+            "test and save applied.eval_model"
+        )
+
     return Applied(
         model=model,
         param_groups=groups,
@@ -389,4 +424,5 @@ def apply(
         stack=stack,
         notes=notes,
         penalized=names,
+        ema=ema,
     )

@@ -131,6 +131,13 @@ def stack_to_code(stack: Stack, *, model: str = "model", lr: float = 1e-3) -> st
             "    for q in decayed:",
             f"        q.copy_(q.sign() * (q.abs() - {lr * l1_prox!r}).clamp_min(0))",
         ]
+    if "ema" in p:
+        setup += [
+            "# exponential moving average of the weights: validate, test and save ema.module",
+            f"ema = torch.optim.swa_utils.AveragedModel({m}, use_buffers=True, "
+            f"multi_avg_fn=torch.optim.swa_utils.get_ema_multi_avg_fn({p['ema']['decay']!r}))",
+        ]
+        step += [f"ema.update_parameters({m})"]
     es = p.get("early_stopping")
     if es:
         sign = "<" if es["mode"] == "min" else ">"

@@ -82,6 +82,9 @@ DEFAULT_PARAMS: dict[str, dict[str, Any]] = {
         "min_delta": 0.0,
         "restore_best": True,  # put the best weights back when training stops
     },
+    "ema": {
+        "decay": 0.999,  # averages about the last 1000 steps (timm uses 0.9998 for long ImageNet runs)
+    },
 }
 
 TECHNIQUES: tuple[str, ...] = tuple(DEFAULT_PARAMS)
@@ -223,6 +226,10 @@ def _validate_params(technique: str, params: dict[str, Any]) -> dict[str, Any]:
             p["transforms"] = list(dict.fromkeys(tr)) or None
     elif t in ("mixup", "cutmix"):
         _number(t, "alpha", p["alpha"], low=0.0, low_open=True)
+    elif t == "ema":
+        decay = _number(t, "decay", p["decay"], low=0.0, high=1.0, low_open=True)
+        if decay >= 1.0:
+            raise ConfigError(f"decay of ema must be a number > 0 and < 1, got {decay!r}.")
     elif t == "early_stopping":
         patience = p["patience"]
         if isinstance(patience, float) and patience.is_integer():

@@ -224,6 +224,8 @@ class SequentialFolds:
             torch.manual_seed(seed * 1009 + f)  # same initial weights in both fold modes
             applied = _apply(apply, model_fn, params, stack, task, config, seed, f)
             model = applied.model.to(device)
+            if applied.ema is not None:
+                applied.ema.module.to(device)
             self.models.append(model)
             self.applied.append(applied)
             self.opts.append(_torch_optimizer(config, applied.param_groups))
@@ -295,10 +297,11 @@ class SequentialFolds:
         import torch
 
         results: list[tuple[float, float] | None] = []
-        for f, model in enumerate(self.models):
+        for f in range(len(self.models)):
             if not active[f]:
                 results.append(None)
                 continue
+            model = self.applied[f].eval_model  # the weights' EMA when the stack has one
             model.eval()
             loss_sum = metric_sum = 0.0
             idx_all = self.val_idx[f]
@@ -387,7 +390,11 @@ class VectorizedFolds:
             if v > 0
         ]
         post = a0.post_step
-        if getattr(post, "__name__", "") == "_no_op":
+        # The post-step is the proximal L1 step, the EMA update, or both (_StepThenAverage).
+        ema = a0.ema
+        if ema is not None:
+            post = getattr(post, "proximal", post) or _no_post_step
+        if getattr(post, "__name__", "") in ("_no_op", "_no_post_step"):
             self.prox: list[tuple[float, list[str]]] = []
         elif hasattr(post, "threshold") and hasattr(post, "names"):
             self.prox = [(float(post.threshold), sorted(post.names))]
@@ -395,6 +402,9 @@ class VectorizedFolds:
             raise NotImplementedError(
                 "the stack's post-step is not expressible over stacked parameters"
             )
+        # EMA of the stacked weights (and float buffers), per fold; evaluated instead of them.
+        self.ema_decay = ema.decay if ema is not None else None
+        self.ema_state: tuple[dict, dict] | None = None
         self.opt = _StackedOptimizer(config, self.params, self.weight_decay, F, device)
 
         # Index matrices: each fold's shuffled training indices, padded (by repeating its own
@@ -508,7 +518,31 @@ class VectorizedFolds:
             self.opt.step(dict(zip(self.params, grads, strict=True)), stepping, stepping_host)
             if self.prox:
                 self._proximal(stepping)
+            if self.ema_decay is not None:
+                self._ema_update(stepping)
         self._raise_if_diverged(bad)
+
+    def _ema_update(self, stepping) -> None:
+        """As ``ExponentialMovingAverage.update`` per stepping fold: a copy at the first update,
+        then ``ema += (1 - decay) * (w - ema)``; integer buffers are copied."""
+        import torch
+
+        with torch.no_grad():
+            if self.ema_state is None:  # every fold steps at the first step of the first epoch
+                self.ema_state = (
+                    {k: v.detach().clone() for k, v in self.params.items()},
+                    {k: v.clone() for k, v in self.buffers.items()},
+                )
+                return
+            weight = stepping.to(torch.float32) * (1 - self.ema_decay)
+            for ema, live in zip(self.ema_state, (self.params, self.buffers), strict=True):
+                for k, e in ema.items():
+                    w = live[k]
+                    shape = (-1, *([1] * (e.ndim - 1)))
+                    if e.is_floating_point():
+                        e.lerp_(w.detach(), weight.view(shape).to(e.dtype))
+                    else:
+                        e.copy_(torch.where(stepping.view(shape), w, e))
 
     @staticmethod
     def _raise_if_diverged(bad) -> None:
@@ -548,7 +582,7 @@ class VectorizedFolds:
             for start in range(0, self.val_idx.shape[1], step):
                 ib = self.val_idx[:, start : start + step]
                 mb = self.val_mask[:, start : start + step].float()
-                out = vf(self.params, self.buffers, self.X[ib])
+                out = vf(*(self.ema_state or (self.params, self.buffers)), self.X[ib])
                 flat_out = out.reshape(-1, *out.shape[2:])
                 flat_y = self.y[ib].reshape(-1, *self.y.shape[1:])
                 loss, metric = _eval_metrics(flat_out, flat_y, self.task)
@@ -557,6 +591,10 @@ class VectorizedFolds:
         loss_mean = (loss_sum / self.val_n).tolist()
         metric_mean = (metric_sum / self.val_n).tolist()
         return [(loss_mean[f], metric_mean[f]) if active[f] else None for f in range(self.F)]
+
+
+def _no_post_step(model) -> None:
+    return None
 
 
 def _has_batchnorm(model) -> bool:
@@ -936,7 +974,7 @@ def fit_model(
     )
     for _ in range(epochs):
         trainer.train_epoch([True])
-    model = trainer.models[0]
+    model = trainer.applied[0].eval_model
     model.eval()
     return model
 

@@ -87,7 +87,7 @@ def test_full_stack_step_on_cuda_without_sync():
     ).cuda()
     stack = Stack.of(
         "batch_norm", "dropout", "l1", "l2", "label_smoothing", "data_augmentation", "mixup", "cutmix",
-        l2={"weight_decay": 1e-3, "decoupled": False},
+        "ema", l2={"weight_decay": 1e-3, "decoupled": False},
     )  # fmt: skip
     applied = apply(model, stack, lr=1e-3)
     net = applied.model
@@ -104,3 +104,4 @@ def test_full_stack_step_on_cuda_without_sync():
         with _NoSync():
             applied.post_step(net)
     assert loss.is_cuda and applied.penalty(net).is_cuda
+    assert applied.ema.updates == 3 and all(p.is_cuda for p in applied.eval_model.parameters())

@@ -29,6 +29,8 @@ STACKS = {
     "data_augmentation": Stack.of(data_augmentation={"magnitude": 0.5, "no_flip": True}),
     "label_smoothing": Stack.of(label_smoothing={"smoothing": 0.05}),
     "early_stopping": Stack.of(early_stopping={"patience": 10}),
+    # 200 full-batch steps: an average over about the last 100 of them.
+    "ema": Stack.of(ema={"decay": 0.99}),
 }
 
 
@@ -64,6 +66,7 @@ def _held_out_loss(stack: Stack, seed: int, x: torch.Tensor, y: torch.Tensor) ->
                     break
     if stopper is not None and not stopper.stopped:
         stopper.restore(net)
+    net = applied.eval_model  # the weights' EMA for the ema stack, else the model
     net.eval()
     with torch.no_grad():
         return ce(net(x[test]), y[test]).item()

@@ -53,6 +53,33 @@ def test_unequal_timeseries_folds_match_sequential(optimizer):
     np.testing.assert_allclose(vec.scores, seq.scores, rtol=1e-4)
 
 
+def test_ema_of_unequal_folds_matches_sequential():
+    # The EMA (weights and BatchNorm statistics) is evaluated instead of the weights; folds
+    # that stop stepping must leave their average untouched.
+    X, y = _regression()
+    folds, _ = make_folds(y.numpy(), task="timeseries", folds=3, seed=0)
+    stack = {
+        "version": 1,
+        "pieces": [
+            {"technique": "ema", "params": {"decay": 0.9}},
+            {"technique": "l1", "params": {"strength": 1e-3}},
+        ],
+    }
+
+    def model_fn():
+        return nn.Sequential(
+            nn.Linear(6, 8, bias=False), nn.BatchNorm1d(8), nn.ReLU(), nn.Linear(8, 1)
+        )
+
+    vec, seq = _both(model_fn, stack, X, y, folds, "timeseries")
+    plain, _ = _both(
+        model_fn, {"version": 1, "pieces": stack["pieces"][1:]}, X, y, folds, "timeseries"
+    )
+    assert vec.mode == "vectorized" and seq.mode == "sequential"
+    np.testing.assert_allclose(vec.scores, seq.scores, rtol=1e-4)
+    assert not np.allclose(vec.scores, plain.scores, rtol=1e-3)  # the average was evaluated
+
+
 def test_batchnorm_running_stats_are_kept_per_fold():
     X, y = _regression()
     folds, _ = make_folds(y.numpy(), task="timeseries", folds=3, seed=0)  # unequal folds
