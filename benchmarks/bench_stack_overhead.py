@@ -39,6 +39,7 @@ VARIANTS = {
     "+ augmentation": Stack.from_dict(
         [*MACHINERY.to_dict()["pieces"], {"technique": "data_augmentation"}]
     ),
+    "+ ema": Stack.from_dict([*MACHINERY.to_dict()["pieces"], {"technique": "ema"}]),
 }
 
 
@@ -64,7 +65,15 @@ def main() -> None:
     parser.add_argument(
         "--threads", type=int, default=None, help="torch intra-op threads (default: torch's)"
     )
+    parser.add_argument(
+        "--clock",
+        choices=["wall", "cpu"],
+        default="wall",
+        help="wall time, or this process's CPU time (steadier on a shared machine: time the "
+        "machine gives to other tenants does not count; use with --threads 1, CPU only)",
+    )
     args = parser.parse_args()
+    clock = time.process_time if args.clock == "cpu" else time.perf_counter
     if args.threads:
         torch.set_num_threads(args.threads)
     device = torch.device(args.device)
@@ -101,15 +110,17 @@ def main() -> None:
 
     def block(step) -> float:
         _sync(device)
-        start = time.perf_counter()
+        start = clock()
         for _ in range(args.steps):
             step()
         _sync(device)
-        return (time.perf_counter() - start) / args.steps
+        return (clock() - start) / args.steps
 
     print(
-        f"device: {device}, threads: {torch.get_num_threads()}, small CNN, batch {args.batch} x 3 x 32 x 32"
+        f"device: {device}, threads: {torch.get_num_threads()}, clock: {args.clock}, small CNN, "
+        f"batch {args.batch} x 3 x 32 x 32"
     )
+    bares: list[float] = []
     for name, stack in VARIANTS.items():
         step = stack_step_fn(stack)
         for fn in (bare_step, step):  # warm-up
@@ -122,6 +133,17 @@ def main() -> None:
         print(
             f"  {name:16s} bare {b * 1e3:7.2f} ms/step   stack {r * 1e3:7.2f} ms/step   overhead {100 * (r / b - 1):+6.1f} %"
         )
+        bares.append(b)
+    # The EMA update on its own, against the bare step: far below the noise of the rows above.
+    from advisor.regularizers import ExponentialMovingAverage
+
+    ema_model = small_cnn().to(device)
+    ema = ExponentialMovingAverage(ema_model)
+    ema.update(ema_model)
+    update = min(block(lambda: ema.update(ema_model)) for _ in range(args.blocks))
+    print(
+        f"  ema.update alone {update * 1e3:.3f} ms/step = {100 * update / min(bares):.2f} % of the bare step"
+    )
 
 
 if __name__ == "__main__":
