@@ -20,6 +20,7 @@ epoch), so the mean over folds exists at every epoch for the pruner in both mode
 from __future__ import annotations
 
 import copy
+import functools
 import inspect
 import math
 from collections.abc import Callable
@@ -390,11 +391,12 @@ class VectorizedFolds:
             if v > 0
         ]
         post = a0.post_step
-        # The post-step is the proximal L1 step, the EMA update, or both (_StepThenAverage).
+        # The post-step is the proximal L1 step, the EMA update, or both: with an EMA it is
+        # apply()'s _StepThenAverage, whose ``proximal`` is the L1 step or None.
         ema = a0.ema
         if ema is not None:
-            post = getattr(post, "proximal", post) or _no_post_step
-        if getattr(post, "__name__", "") in ("_no_op", "_no_post_step"):
+            post = post.proximal
+        if post is None or getattr(post, "__name__", "") == "_no_op":
             self.prox: list[tuple[float, list[str]]] = []
         elif hasattr(post, "threshold") and hasattr(post, "names"):
             self.prox = [(float(post.threshold), sorted(post.names))]
@@ -593,10 +595,6 @@ class VectorizedFolds:
         return [(loss_mean[f], metric_mean[f]) if active[f] else None for f in range(self.F)]
 
 
-def _no_post_step(model) -> None:
-    return None
-
-
 def _has_batchnorm(model) -> bool:
     import torch
 
@@ -761,10 +759,12 @@ class _StackedOptimizer:
         torch._foreach_addcdiv_(ps, ms, denom, value=-self.lr / bc1)
 
 
+@functools.cache
 def _fused_adam_kernel(kind: str, device):
     """torch's fused Adam(W) kernel (``torch._fused_adam(w)_``, what ``torch.optim.AdamW(...,
     fused=True)`` calls; CPU from torch 2.4 on, CUDA) if it exists for ``device`` and a probe
-    step with the call signature used here gives torch.optim's result; else None (foreach)."""
+    step with the call signature used here gives torch.optim's result; else None (foreach).
+    Probed once per optimizer kind and device, not once per trial."""
     import torch
 
     if kind not in ("adam", "adamw"):
