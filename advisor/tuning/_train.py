@@ -285,7 +285,9 @@ class SequentialFolds:
                         loss = loss + applied.penalty(model)
                 finite &= torch.isfinite(loss.detach())
                 if per_step_check and not bool(finite):
-                    raise TrialDiverged(f"training loss became {loss.item()} in fold {f + 1}")
+                    raise TrialDiverged(
+                        f"training loss became non-finite in fold {f + 1} ({loss.item()})"
+                    )
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
                 opt.step()

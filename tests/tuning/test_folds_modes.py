@@ -300,7 +300,7 @@ def test_non_finite_loss_fails_the_trial_with_its_fold(monkeypatch, mode, each_s
     X, y = _regression()
     folds, _ = make_folds(y.numpy(), task="regression", folds=3, seed=0)
     config = TrainConfig(max_epochs=2, batch_size=16)
-    with pytest.raises(TrialDiverged, match="non-finite in fold 1|became nan in fold 1"):
+    with pytest.raises(TrialDiverged, match="non-finite in fold 1"):
         cross_validate(
             Nan,
             None,
