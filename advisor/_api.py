@@ -128,6 +128,11 @@ def diagnose(
     metric_key: str | None = None,
     run: int | None = None,
     recommend: bool = True,
+    metric: str | None = None,
+    mode: str | None = None,
+    weight_decay: float | None = None,
+    dropout: float | None = None,
+    label_smoothing: float | None = None,
 ) -> Diagnosis:
     """Diagnose a training run: fit verdict, model facts, weights, and regularization advice.
 
@@ -144,6 +149,13 @@ def diagnose(
         device: ``"auto"`` (CUDA when available), ``"cpu"`` or ``"cuda"``.
         all_versions, train_key, val_key, metric_key, run: passed to ``load_curves``.
         recommend: ask the rules engine for advice (default True).
+        metric: the validation series the stop is chosen on, by metric name (``"accuracy"``,
+            ``"top1"``) or logged key; by default an accuracy-like metric for a classifier.
+            The verdict is judged on the loss whenever one was logged.
+        mode: ``"max"``/``"min"``: forces the direction of the ``val_key``/``metric`` series
+            (inferred from its name otherwise).
+        weight_decay, dropout, label_smoothing: regularization in effect, when the log's
+            hyper-parameters and the checkpoint do not say (evidence for an over-regularised plateau).
 
     Returns:
         A ``Diagnosis``; ``to_dict()`` is the JSON of ``advisor diagnose --format json``.
@@ -162,11 +174,35 @@ def diagnose(
     if path is None and curves is None and model is None:
         raise ConfigError("advisor.diagnose needs a path, curves= or model=; pass at least one.")
     result = Diagnosis(source=str(path) if path is not None else None)
+    if metric is not None and metric_key is None:
+        metric_key = metric
+    declared = {
+        k: v
+        for k, v in {
+            "classes": classes,
+            "samples": samples,
+            "task": task,
+            "pretrained": pretrained,
+            "budget": budget,
+            "gpu_hours": gpu_hours,
+            "batch_size": batch_size,
+            "no_flip": no_flip,
+            "weight_decay": weight_decay,
+            "dropout_rate": dropout,
+        }.items()
+        if v is not None
+    }
+    if declared:
+        # Impossible declarations are refused before anything is read.
+        from advisor.engine import validate_declared
+
+        validate_declared(declared)
     load_kwargs: dict[str, Any] = {
         "train_key": train_key,
         "val_key": val_key,
         "metric_key": metric_key,
         "all_versions": all_versions,
+        "mode": mode,
     }
     if run is not None:
         load_kwargs["run"] = run
@@ -204,23 +240,27 @@ def diagnose(
         result.curves = curves
         if curves.source is not None and str(curves.source) not in result.sources:
             result.sources.append(str(curves.source))
-        result.fit = diagnose_fit(curves, classes=classes)
+        model_dict = None
+        if result.model_report is not None:
+            model_dict = _as_dict(getattr(result.model_report, "model", None))
+        declared_reg = {
+            "weight_decay": weight_decay,
+            "dropout": dropout,
+            "label_smoothing": label_smoothing,
+        }
+        fit_classes = classes
+        if fit_classes is None and model_dict and isinstance(model_dict.get("num_classes"), int):
+            # The output layer's width is the chance level's K (a 1-unit head is a regressor).
+            fit_classes = model_dict["num_classes"] if model_dict["num_classes"] >= 2 else None
+        result.fit = diagnose_fit(
+            curves,
+            classes=fit_classes,
+            metric=_stop_metric_name(curves, metric),
+            model=model_dict,
+            regularization={k: v for k, v in declared_reg.items() if v is not None},
+        )
 
     if recommend:
-        declared = {
-            k: v
-            for k, v in {
-                "classes": classes,
-                "samples": samples,
-                "task": task,
-                "pretrained": pretrained,
-                "budget": budget,
-                "gpu_hours": gpu_hours,
-                "batch_size": batch_size,
-                "no_flip": no_flip,
-            }.items()
-            if v is not None
-        }
         try:
             from advisor.engine import build_facts, load_rules
             from advisor.engine import recommend as engine_recommend
@@ -242,6 +282,16 @@ def diagnose(
     return result
 
 
+def _stop_metric_name(curves: Any, metric: str | None) -> str | None:
+    """The name ``diagnose_fit`` finds the ``metric`` series by (a logged key maps to its slot)."""
+    if metric is None:
+        return None
+    for (split, name), s in curves.series.items():
+        if split == "val" and s.key == metric:
+            return name
+    return metric
+
+
 def _curves_beside(result: Diagnosis, checkpoint: Path, load_kwargs: dict[str, Any]) -> Any:
     """Curves logged next to a checkpoint (``ModelReport.curve_files``), newest first; ``None`` if none."""
     from advisor.curves import load_curves
@@ -258,10 +308,10 @@ def _curves_beside(result: Diagnosis, checkpoint: Path, load_kwargs: dict[str, A
         except CurveFormatError as exc:
             problems.append(str(exc))
             continue
-        if len(files) > 1:
-            result.notes.append(
-                f"read curves from {f} (newest of {len(files)} logs beside the checkpoint)"
-            )
+        result.notes.append(
+            f"read curves from {f}"
+            + (f" (newest of {len(files)} logs beside the checkpoint)" if len(files) > 1 else "")
+        )
         return curves
     result.notes.append(f"logs beside {checkpoint} could not be read: {problems[0]}")
     return None

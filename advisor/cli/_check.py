@@ -30,6 +30,49 @@ class _VerdictList(click.ParamType):
 _VERDICT_LIST = _VerdictList()
 
 
+class _GreedyOption(click.Option):
+    """A ``multiple`` option that also takes the words after it: ``--baseline-from A B C``.
+
+    It stops at the next word starting with ``-``; repeating the option works too.
+    """
+
+    def add_to_parser(self, parser, ctx):
+        super().add_to_parser(parser, ctx)
+        for name in self.opts:
+            opt = parser._long_opt.get(name) or parser._short_opt.get(name)
+            if opt is None:
+                continue
+            original = opt.process
+
+            def process(value, state, original=original):
+                original(value, state)
+                while state.rargs and not state.rargs[0].startswith("-"):
+                    original(state.rargs.pop(0), state)
+
+            opt.process = process
+
+
+def _expand(values) -> list[Path]:
+    """Paths of --baseline-from: each a file, a directory, or a quoted glob pattern."""
+    import glob
+
+    out: list[Path] = []
+    for value in values:
+        text = str(value)
+        if not Path(text).exists() and any(c in text for c in "*?["):
+            matches = sorted(glob.glob(text, recursive=True))
+            if not matches:
+                from advisor.errors import ConfigError
+
+                raise ConfigError(
+                    f"--baseline-from {text!r}: the pattern matches no file; pass existing runs."
+                )
+            out.extend(Path(m) for m in matches)
+        else:
+            out.append(Path(text))
+    return list(dict.fromkeys(out))
+
+
 @click.command("check")
 @click.argument("path", type=click.Path(path_type=Path))
 @click.option(
@@ -73,24 +116,48 @@ _VERDICT_LIST = _VerdictList()
     help=f"Baseline JSON to compare with (regressions fail); e.g. {DEFAULT_BASELINE}.",
 )
 @click.option(
+    "--baseline-from",
+    "baseline_from",
+    cls=_GreedyOption,
+    multiple=True,
+    default=(),
+    metavar="RUN...",
+    help="Runs of the baseline configuration (seeds, folds; files, directories or quoted globs): "
+    "compare PATH with their fingerprint, or with --update-baseline write it. Put PATH first.",
+)
+@click.option(
     "--baseline-tolerance",
     type=click.FloatRange(min=0),
-    default=0.05,
+    default=0.0,
     show_default=True,
-    help="Relative slack before a change from the baseline counts as a regression.",
+    help="Extra relative slack on top of the baseline's noise (0.05 = 5 % of the baseline value).",
+)
+@click.option(
+    "--false-alarm",
+    type=click.FloatRange(min=0, max=1, min_open=True, max_open=True),
+    default=None,
+    help="Overall false-alarm rate per same-configuration run over all baseline measures "
+    "(default: the baseline file's, 0.05).",
 )
 @click.option(
     "--update-baseline",
     is_flag=True,
-    help=f"Write the measured values to --baseline (default {DEFAULT_BASELINE}) instead of comparing.",
+    help=f"Write the fingerprint of PATH (and --baseline-from runs) to --baseline (default "
+    f"{DEFAULT_BASELINE}); refused when the run fails a condition or the existing baseline, "
+    "unless --force.",
+)
+@click.option(
+    "--force",
+    is_flag=True,
+    help="With --update-baseline: overwrite the baseline even when the run fails.",
 )
 @click.option(
     "--format",
     "format",
-    type=click.Choice(["text", "json", "github", "junit"]),
+    type=click.Choice(["text", "json", "github", "junit", "sarif"]),
     default="text",
     show_default=True,
-    help="text table, json, github annotations + step summary, or junit XML.",
+    help="text table, json, github annotations + step summary, junit XML, or SARIF 2.1.0.",
 )
 @click.option(
     "--output",
@@ -119,8 +186,11 @@ def check(
     min_best_metric: float | None,
     metric: str | None,
     baseline: Path | None,
+    baseline_from: tuple[str, ...],
     baseline_tolerance: float,
+    false_alarm: float | None,
     update_baseline: bool,
+    force: bool,
     format: str,
     output: Path | None,
     classes: int | None,
@@ -140,6 +210,19 @@ def check(
     target = (
         baseline if baseline is not None else (Path(DEFAULT_BASELINE) if update_baseline else None)
     )
+    if isinstance(baseline_from, str):  # a TOML string in [tool.advisor.check]
+        baseline_from = (baseline_from,)
+    base_runs = _expand(baseline_from)
+    compare_with = None if update_baseline else target
+    notes: list[str] = []
+    if base_runs and not update_baseline:
+        compare_with = _fingerprint(base_runs, metric, train_key, val_key)
+        if target is not None:
+            notes.append(f"--baseline {target} not read: compared with the --baseline-from runs")
+    elif update_baseline and not force and target is not None and target.is_file():
+        compare_with = (
+            target  # a run that regresses against the current baseline must not replace it
+        )
     report = run_check(
         path,
         max_gap=max_gap,
@@ -148,30 +231,43 @@ def check(
         fail_on=tuple(fail_on),
         min_best_metric=min_best_metric,
         metric=metric,
-        baseline=None if update_baseline else target,
+        baseline=compare_with,
         baseline_tolerance=baseline_tolerance,
+        false_alarm=false_alarm,
         classes=classes,
         train_key=train_key,
         val_key=val_key,
         run=run,
     )
-    if update_baseline:
-        from advisor.gate._baseline import baseline_from_fit, write_baseline
-
-        record = baseline_from_fit(
-            report.fit, metric=report.measurements.get("metric"), source=report.source
+    if isinstance(compare_with, dict):
+        report.baseline = f"{len(base_runs)} run(s) from --baseline-from"
+    report.notes.extend(notes)
+    refused = False
+    if update_baseline and not report.passed and not force:
+        refused = True
+        failed = [r.id for r in report.results if r.status.value in ("FAIL", "ERROR")]
+        err_console.print(
+            f"advisor: baseline {target} not updated: this run fails {len(failed)} condition(s) "
+            f"({', '.join(failed)}); fix the run, or pass --force to overwrite the baseline.",
+            highlight=False,
+            soft_wrap=True,
         )
+    elif update_baseline:
+        from advisor.gate._baseline import write_baseline
+
+        runs = list(dict.fromkeys([path, *base_runs]))
+        record = _fingerprint(runs, metric, train_key, val_key, run=run, first_curves=path)
         written = write_baseline(target, record)
         report.baseline = str(written)
-        metric_info = record.get("metric") or {}
-        extra = (
-            f", best {metric_info['key']} {metric_info['best']:.4g}"
-            if metric_info.get("best") is not None
-            else ""
-        )
+        mm = record["measures"]
+        parts = [
+            f"{name} {_fmt(mm[name]['mean'])} (sd {_fmt(mm[name]['std'])})"
+            for name in ("best_val", "final_val", "best_metric", "gap_end")
+            if name in mm
+        ]
         err_console.print(
-            f"advisor: wrote baseline {written}: best {record['primary']} {record['best_val']:.4g} at epoch "
-            f"{_fmt(record['best_epoch'])}, gap at end {_fmt(record['gap_end'])}{extra}, verdict {record['verdict']}",
+            f"advisor: wrote baseline {written} from {record['n_runs']} run(s): primary "
+            f"{record['primary']}, " + ", ".join(parts) + f"; k = {record['test']['k']:.2f}",
             highlight=False,
             soft_wrap=True,
         )
@@ -186,7 +282,20 @@ def check(
             err_console.print(f"advisor: wrote {format} report to {output}", highlight=False)
         else:
             print(text)
-    return report.exit_code
+    return 1 if refused else report.exit_code
+
+
+def _fingerprint(paths, metric, train_key, val_key, *, run=None, first_curves=None) -> dict:
+    from advisor.curves import load_curves
+    from advisor.gate._fingerprint import fingerprint_from_runs
+
+    curves = []
+    for p in paths:
+        kwargs = {"train_key": train_key, "val_key": val_key}
+        if run is not None and p == first_curves:
+            kwargs["run"] = run
+        curves.append(load_curves(p, **kwargs))
+    return fingerprint_from_runs(curves, metric=metric, sources=[str(p) for p in paths])
 
 
 def _fmt(x: float | None) -> str:

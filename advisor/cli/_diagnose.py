@@ -110,7 +110,35 @@ FORMATS = ("text", "json", "html", "markdown")
 @click.option("--train", "train_key", default=None, help="Column/tag of the train loss.")
 @click.option("--val", "val_key", default=None, help="Column/tag of the validation loss.")
 @click.option(
-    "--metric", "metric_key", default=None, help="Column/tag of an extra validation metric."
+    "--metric",
+    "metric_key",
+    default=None,
+    help="Validation metric the stop epoch is chosen on: a column/tag as logged or a metric name "
+    "(accuracy, top1, f1 ...). Default: an accuracy-like metric for a classifier, else the loss.",
+)
+@click.option(
+    "--mode",
+    type=click.Choice(["max", "min"]),
+    default=None,
+    help="Direction of the --val/--metric series (inferred from its name otherwise).",
+)
+@click.option(
+    "--weight-decay",
+    type=click.FloatRange(min=0, max=10),
+    default=None,
+    help="Weight decay in effect (when the log and checkpoint do not say).",
+)
+@click.option(
+    "--dropout",
+    type=click.FloatRange(min=0, max=1, max_open=True),
+    default=None,
+    help="Largest dropout rate in effect (when the log and checkpoint do not say).",
+)
+@click.option(
+    "--label-smoothing",
+    type=click.FloatRange(min=0, max=1, max_open=True),
+    default=None,
+    help="Label smoothing in effect.",
 )
 def diagnose(
     path: Path,
@@ -134,6 +162,10 @@ def diagnose(
     train_key: str | None,
     val_key: str | None,
     metric_key: str | None,
+    mode: str | None,
+    weight_decay: float | None,
+    dropout: float | None,
+    label_smoothing: float | None,
 ) -> int:
     """Diagnose a training run from its learning curves and/or checkpoint.
 
@@ -171,7 +203,11 @@ def diagnose(
         all_versions=all_versions,
         train_key=train_key,
         val_key=val_key,
-        metric_key=metric_key,
+        metric=metric_key,
+        mode=mode,
+        weight_decay=weight_decay,
+        dropout=dropout,
+        label_smoothing=label_smoothing,
         run=run,
     )
     if format == "json":

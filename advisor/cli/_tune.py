@@ -48,19 +48,35 @@ def load_factory(spec: str, *, what: str = "--model") -> Any:
         sys.path.insert(0, str(path.parent.resolve()))  # let the file import its neighbours
         try:
             module_spec.loader.exec_module(module)
+        except (Exception, SystemExit) as exc:  # the user's file: any failure is theirs
+            sys.modules.pop(name, None)
+            where = ""
+            if isinstance(exc, SyntaxError) and exc.lineno:
+                where = f" at line {exc.lineno}"
+            raise ConfigError(
+                f"{what} {spec!r}: importing {path} failed{where} ({_one_line(exc)}); "
+                "fix the file or install what it imports."
+            ) from None
         finally:
             sys.path.remove(str(path.parent.resolve()))
     else:
         try:
             module = importlib.import_module(target)
-        except ImportError as exc:
+        except (Exception, SystemExit) as exc:
             raise ConfigError(
-                f"{what} {spec!r}: module {target!r} cannot be imported ({exc})."
-            ) from exc
+                f"{what} {spec!r}: module {target!r} cannot be imported ({_one_line(exc)})."
+            ) from None
     factory = getattr(module, attr, None)
     if not callable(factory):
         raise ConfigError(f"{what} {spec!r}: {target} has no callable named {attr!r}.")
     return factory
+
+
+def _one_line(exc: BaseException) -> str:
+    lines = str(exc).strip().splitlines()
+    text = lines[0] if lines else ""
+    text = text if len(text) <= 200 else text[:197] + "..."
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
 def _tune_task(task: str | None, y) -> str:
@@ -76,6 +92,8 @@ def _tune_task(task: str | None, y) -> str:
     if mapped:
         return mapped
     values = np.asarray(y)
+    if values.ndim == 0 or values.dtype.kind not in "iubf" or values.size == 0:
+        return "regression"  # as_tensors then says what is wrong with y, in one line
     integral = values.dtype.kind in "iub" or (
         values.dtype.kind == "f" and np.array_equal(values, np.round(values))
     )
@@ -127,6 +145,20 @@ def _stack_from_sources(stack_file, checkpoint, curves, declared, trust, device)
     from advisor._api import recommend
 
     return recommend(**declared), "advisor recommend (declared facts)"
+
+
+def _check_model_cli(model_fn, data, task, space, stack, later_stages, model_spec) -> None:
+    """Build the model, one forward pass, the loss: before any output or storage exists."""
+    from advisor.tuning._space import full_stack, resolve_stack, rules_stack
+    from advisor.tuning._validate import check_model
+
+    the_stack = (
+        full_stack(task, input_ndim=data.X.ndim)
+        if space == "full"
+        else rules_stack(resolve_stack(stack), later_stages=later_stages)
+    )
+    params = {p.technique: {k: p.params[k] for k in p.search_space} for p in the_stack}
+    check_model(model_fn, data.X, data.y, task=task, params=params, what=f"--model {model_spec}")
 
 
 @click.command("tune")
@@ -336,6 +368,12 @@ def tune(
     step_fn = load_factory(train_step, what="--train-step") if train_step else None
     X, y = load_data_file(data_path, target=target, trust=trust)
     tune_task = _tune_task(task, y)
+    # Validate the data before anything is diagnosed, printed or stored: sample counts, NaN,
+    # a single class, classes rarer than --folds (stratified folds) are one line, exit 2.
+    from advisor.tuning import as_tensors, make_folds
+
+    checked = as_tensors((X, y), task=tune_task)
+    make_folds(checked.y.numpy(), task=tune_task, folds=folds, seed=seed)
     stack: Any = None
     source = "full search space"
     if space == "rules":
@@ -366,6 +404,7 @@ def tune(
         raise ConfigError(
             str(exc).replace(" of TrainConfig", "").replace("max_epochs", "--epochs")
         ) from None
+    _check_model_cli(model_fn, checked, tune_task, space, stack, later_stages, model_spec)
     if fmt == "text":
         err_console.print(
             f"advisor tune: stack from {source}; study storage {storage or '.advisor/tune.journal'}"

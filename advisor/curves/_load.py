@@ -78,16 +78,26 @@ def _read_file(path: Path, mapping: Mapping | None) -> list[RawRun]:
         from advisor.curves._readers_events import event_runs
 
         return event_runs([path], source=path)
-    reason = _binary_reason(head)
+    from advisor.curves._readers_text import (
+        count_undecodable,
+        decode_log,
+        replace_undecodable,
+        sniff_encoding,
+    )
+
+    # UTF-16/32 text is full of zero bytes: recognise its encoding before the binary check.
+    reason = None if sniff_encoding(head) else _binary_reason(head)
     if reason:
         raise CurveFormatError(
             f"{path}: {reason}; pass a metrics.csv, trainer_state.json, CSV/JSON history or event file."
         )
-    text = path.read_bytes().decode("utf-8-sig", errors="replace")
-    if text.count("\ufffd") > max(16, len(text) // 20):
+    raw_text = decode_log(path.read_bytes(), path)
+    if count_undecodable(raw_text) > max(16, len(raw_text) // 20):
         raise CurveFormatError(
-            f"{path}: mostly undecodable bytes, so it is not a text log; pass a CSV, JSON or event file."
+            f"{path}: mostly undecodable bytes (expected UTF-8, or UTF-16 with a byte-order mark), "
+            "so it is not a text log; pass a CSV, JSON or event file."
         )
+    text = replace_undecodable(raw_text)
     stripped = text.lstrip()
     if not stripped:
         raise CurveFormatError(
@@ -111,7 +121,7 @@ def _read_file(path: Path, mapping: Mapping | None) -> list[RawRun]:
         return json_runs(text, path, mapping=mapping)
     from advisor.curves._readers_table import table_runs
 
-    return table_runs(text, path, mapping=mapping)
+    return table_runs(raw_text, path, mapping=mapping)
 
 
 def _hparams_beside(path: Path) -> tuple[dict | None, str | None]:
@@ -260,6 +270,7 @@ def load_runs(
     val_key: str | None = None,
     metric_key: str | None = None,
     all_versions: bool = False,
+    mode: str | None = None,
 ) -> list[Curves]:
     """Read every run in a curve log or run directory.
 
@@ -271,8 +282,11 @@ def load_runs(
         path: a log file or a run directory.
         train_key: the column/tag of the train loss when its name cannot be recognised.
         val_key: the column/tag of the validation loss.
-        metric_key: the column/tag of an extra validation metric.
+        metric_key: the column/tag of an extra validation metric, or a metric name (``top1``).
         all_versions: read every ``version_N`` of a ``lightning_logs`` directory, oldest first.
+        mode: ``"max"`` or ``"min"``: forces the direction of the ``val_key``/``metric_key``
+            series (inferred from the name otherwise: accuracy, top1, f1, auc, map, r2, iou,
+            dice, precision, recall are higher-is-better).
 
     Returns:
         One ``Curves`` per run, in file order.
@@ -286,7 +300,7 @@ def load_runs(
         ['run 1 of 4', 'run 2 of 4', 'run 3 of 4', 'run 4 of 4']
     """
     try:
-        return _collect(path, Mapping(train_key, val_key, metric_key), all_versions)
+        return _collect(path, Mapping(train_key, val_key, metric_key, mode), all_versions)
     except CurveFormatError as exc:
         message = str(exc)
         if "\n" in message or "\r" in message:  # names quoted from a file may hold line breaks
@@ -302,6 +316,7 @@ def load_curves(
     metric_key: str | None = None,
     all_versions: bool = False,
     run: int | None = None,
+    mode: str | None = None,
 ) -> Curves:
     """Read the learning curves of one training run.
 
@@ -313,7 +328,8 @@ def load_curves(
         path: a log file or a run directory (``lightning_logs``, a Trainer output dir ...).
         train_key: the column/tag of the train loss when its name cannot be recognised.
         val_key: the column/tag of the validation loss.
-        metric_key: the column/tag of an extra validation metric.
+        metric_key: the column/tag of an extra validation metric, or a metric name (``top1``).
+        mode: ``"max"`` or ``"min"``: forces the direction of the ``val_key``/``metric_key`` series.
         all_versions: count every ``version_N`` of a ``lightning_logs`` directory as a run
             (``run`` then picks among them); by default only the newest is read.
         run: 1-based index of the run to return when the path holds several; default the last.
@@ -330,7 +346,12 @@ def load_curves(
         0.0347...
     """
     runs = load_runs(
-        path, train_key=train_key, val_key=val_key, metric_key=metric_key, all_versions=all_versions
+        path,
+        train_key=train_key,
+        val_key=val_key,
+        metric_key=metric_key,
+        all_versions=all_versions,
+        mode=mode,
     )
     n = len(runs)
     if run is not None:

@@ -230,6 +230,8 @@ class RawRun:
     hparams: dict[str, Any] = field(default_factory=dict)
     # raw key -> (split, metric) decided by the reader (HF eval sets, explicit mapping)
     forced: dict[str, tuple[str, str]] = field(default_factory=dict)
+    # raw key -> "max"/"min" forced with --mode for the --val/--metric series
+    forced_modes: dict[str, str] = field(default_factory=dict)
     columns: list[str] | None = None  # every column of the file, for error messages
 
 
@@ -240,6 +242,11 @@ class Mapping:
     train_key: str | None = None
     val_key: str | None = None
     metric_key: str | None = None
+    mode: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.mode is not None and self.mode not in ("max", "min"):
+            raise CurveFormatError(f"mode must be 'max' or 'min', got {self.mode!r}.")
 
     def __bool__(self) -> bool:
         return bool(self.train_key or self.val_key or self.metric_key)
@@ -261,19 +268,26 @@ def _apply_mapping(raw: RawRun, mapping: Mapping) -> None:
         if key is None:
             continue
         if key not in available:
+            if target == "metric" and _names_a_metric(key, available):
+                continue  # a normalised name ("top1"): the diagnosis finds the series by it
             shown = ", ".join(available) if available else "none"
             raise CurveFormatError(
                 f"{where}: {flag} {key!r} names no series in this file (available: {shown});"
                 f" pass one of those names.{_did_you_mean(key, available)}"
             )
+        parsed = normalise_key(key)
+        metric = parsed[1] if parsed else slugify(key)
         if target == "train-loss":
             raw.forced[key] = ("train", "loss")
         elif target == "val-loss":
-            raw.forced[key] = ("val", "loss")
+            # A validation series named with --val is the loss unless its name (or --mode) says
+            # higher is better ("metrics/accuracy_top1" is an accuracy, not a loss).
+            higher = (mapping.mode or mode_of(metric)) == "max"
+            raw.forced[key] = ("val", metric) if higher else ("val", "loss")
         else:
-            parsed = normalise_key(key)
-            metric = parsed[1] if parsed else slugify(key)
             raw.forced[key] = ("val", metric if metric != "loss" else slugify(key))
+        if mapping.mode is not None and target != "train-loss":
+            raw.forced_modes[key] = mapping.mode
     raw.notes.append(
         "explicit mapping: "
         + ", ".join(
@@ -282,6 +296,16 @@ def _apply_mapping(raw: RawRun, mapping: Mapping) -> None:
             if k in {mapping.train_key, mapping.val_key, mapping.metric_key}
         )
     )
+
+
+def _names_a_metric(name: str, available: list[str]) -> bool:
+    """Whether ``name`` is the normalised metric name of a validation column."""
+    target = _metric_name(slugify(name)) or slugify(name)
+    for col in available:
+        found = normalise_key(col)
+        if found is not None and found[0] in ("val", "test") and found[1] == target:
+            return True
+    return False
 
 
 def _set_scales(
@@ -391,7 +415,7 @@ def build_curves(raw: RawRun, *, mapping: Mapping | None = None) -> Curves:
             key=rs.key,
             epochs=rs.epochs,
             values=rs.values,
-            mode=mode_of(slot[1]),
+            mode=raw.forced_modes.get(rs.key, mode_of(slot[1])),
         )
         if rs.percent:
             raw_percent.add(rs.key)

@@ -396,5 +396,16 @@ def parse_table(
 
 
 def table_runs(text: str, source: Path, *, mapping: Mapping | None = None) -> list[RawRun]:
-    """Read CSV text into raw runs."""
-    return parse_table(read_csv_text(text, source), mapping=mapping)
+    """Read CSV text into raw runs.
+
+    A header byte that was not UTF-8 (``decode_log`` keeps it as a lone surrogate) is an error
+    naming the expected encoding: a mangled "??epoch" column would otherwise be
+    dropped and the epochs lost. Undecodable bytes elsewhere become U+FFFD.
+    """
+    from advisor.curves._readers_text import replace_undecodable, undecodable_message
+
+    header = text.lstrip("\r\n\t ").split("\n", 1)[0]
+    problem = undecodable_message(header, source, "CSV header")
+    if problem:
+        raise CurveFormatError(problem)
+    return parse_table(read_csv_text(replace_undecodable(text), source), mapping=mapping)

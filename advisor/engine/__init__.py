@@ -23,6 +23,7 @@ from advisor.engine._facts import (
     Facts,
     FactSpec,
     build_facts,
+    validate_declared,
 )
 from advisor.engine._recommend import Recommendation, Recommendations, RuleHit, recommend
 from advisor.engine._rules import (
@@ -61,4 +62,5 @@ __all__ = [
     "lint_rules",
     "load_rules",
     "recommend",
+    "validate_declared",
 ]

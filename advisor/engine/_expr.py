@@ -48,16 +48,45 @@ def _ordered(op: Callable[[Any, Any], bool]) -> Callable[[Any, Any], bool]:
     return compare
 
 
+# Cost bounds: a condition is evaluated for every recommendation, and `advisor rules lint`
+# must finish on any file. Arithmetic takes numbers only (no 'a' * 10**9), number literals
+# stay within +-1e18, ** takes a literal exponent of at most 16 in magnitude, and a result
+# beyond 1e300 is an error instead of an ever larger integer.
+MAX_LITERAL = 1e18
+MAX_EXPONENT = 16
+MAX_RESULT = 1e300
+MAX_CONDITION_LENGTH = 2000
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float)  # bool is an int: True + 1 is allowed
+
+
 def _arith(op: Callable[[Any, Any], Any]) -> Callable[[Any, Any], Any]:
     def compute(a: Any, b: Any) -> Any:
         if a is None or b is None:
             return None
+        if not (_is_number(a) and _is_number(b)):
+            raise TypeError(
+                f"arithmetic needs numbers, got {type(a).__name__} and {type(b).__name__}"
+            )
         try:
-            return op(a, b)
+            result = op(a, b)
         except ZeroDivisionError:
             return None
+        except OverflowError:
+            raise ValueError("a result is too large (beyond 1e300)") from None
+        if abs(result) > MAX_RESULT:
+            raise ValueError("a result is too large (beyond 1e300)")
+        return result
 
     return compute
+
+
+def _bounded_power(a: Any, b: Any) -> Any:
+    if abs(b) > MAX_EXPONENT:
+        raise ValueError(f"the exponent {b!r} of ** is beyond +-{MAX_EXPONENT}")
+    return simpleeval.safe_power(a, b)
 
 
 def _unary(op: Callable[[Any], Any]) -> Callable[[Any], Any]:
@@ -71,7 +100,7 @@ _OPERATORS: dict[type, Callable[..., Any]] = {
     ast.Div: _arith(operator.truediv),
     ast.FloorDiv: _arith(operator.floordiv),
     ast.Mod: _arith(operator.mod),
-    ast.Pow: _arith(simpleeval.safe_power),
+    ast.Pow: _arith(_bounded_power),
     ast.Eq: operator.eq,
     ast.NotEq: operator.ne,
     ast.Gt: _ordered(operator.gt),
@@ -156,11 +185,19 @@ class Condition:
 
     def __init__(self, text: str):
         self.text = text
+        if len(text) > MAX_CONDITION_LENGTH:
+            raise ConditionError(
+                f"is {len(text)} characters long, more than {MAX_CONDITION_LENGTH}; split the rule: {text[:60]!r}..."
+            )
         try:
             tree = ast.parse(text.strip(), mode="eval")
-        except SyntaxError as exc:
-            raise ConditionError(f"is not a valid expression ({exc.msg}): {text!r}") from None
-        self.names = frozenset(_check_tree(tree))
+        except (SyntaxError, RecursionError, MemoryError) as exc:
+            msg = getattr(exc, "msg", None) or "nested too deeply"
+            raise ConditionError(f"is not a valid expression ({msg}): {text!r}") from None
+        try:
+            self.names = frozenset(_check_tree(tree))
+        except ConditionError as exc:
+            raise ConditionError(f"{exc}: {text!r}") from None
         self._evaluator = simpleeval.EvalWithCompoundTypes(
             operators=_OPERATORS, functions=FUNCTIONS, names={}
         )
@@ -173,7 +210,13 @@ class Condition:
         self._evaluator.names = names
         try:
             result = self._evaluator.eval(self.text.strip(), previously_parsed=self._parsed)
-        except (TypeError, ValueError, simpleeval.InvalidExpression) as exc:
+        except (
+            TypeError,
+            ValueError,
+            OverflowError,
+            RecursionError,
+            simpleeval.InvalidExpression,
+        ) as exc:
             raise ConditionError(
                 f"cannot be evaluated on these facts ({exc}): {self.text!r}"
             ) from None
@@ -212,8 +255,31 @@ def _check_tree(tree: ast.AST) -> set[str]:
             names.add(node.id)
         elif isinstance(node, ast.Compare):
             _check_enum_literals(node)
+        elif isinstance(node, ast.Constant) and _is_number(node.value):
+            if not abs(node.value) <= MAX_LITERAL:  # also catches inf/nan (1e999)
+                raise ConditionError(
+                    f"uses the number {node.value!r}, beyond +-{MAX_LITERAL:g} (no fact is that large)"
+                )
+        elif isinstance(node, ast.BinOp) and isinstance(node.op, ast.Pow):
+            exponent = _literal_number(node.right)
+            if exponent is None or abs(exponent) > MAX_EXPONENT:
+                raise ConditionError(
+                    f"raises to the power {ast.unparse(node.right)!r}; the exponent of ** must be a "
+                    f"number literal between -{MAX_EXPONENT} and {MAX_EXPONENT} (bounded cost)"
+                )
     # Function names appear as Name nodes too; keep only facts.
     return {n for n in names if n in FACT_SPECS}
+
+
+def _literal_number(node: ast.AST) -> float | None:
+    """The value of a number literal (``3``, ``-0.5``), or ``None`` for anything else."""
+    sign = 1
+    while isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub | ast.UAdd):
+        sign *= -1 if isinstance(node.op, ast.USub) else 1
+        node = node.operand
+    if isinstance(node, ast.Constant) and _is_number(node.value):
+        return sign * node.value
+    return None
 
 
 def _literals(node: ast.AST) -> list[Any] | None:

@@ -28,6 +28,7 @@ __all__ = [
     "FactSpec",
     "Facts",
     "build_facts",
+    "validate_declared",
 ]
 
 Origin = Literal["measured", "declared", "derived", "default"]
@@ -54,6 +55,8 @@ class FactSpec:
     choices: tuple[str, ...] = ()
     minimum: float | None = None
     base: bool = True
+    # Largest physically sensible value (declared facts outside [minimum, maximum] are errors).
+    maximum: float | None = None
 
     def coerce(self, value: Any, *, where: str) -> Any:
         """Return ``value`` converted to this fact's type, or raise ``ConfigError``."""
@@ -93,10 +96,26 @@ class FactSpec:
             if number != int(number):
                 raise ConfigError(f"{where}: {self.name} must be a whole number, got {value!r}.")
             number = int(number)
-        if self.minimum is not None and number < self.minimum:
-            bound = int(self.minimum) if self.kind == "int" else self.minimum
-            raise ConfigError(f"{where}: {self.name} must be >= {bound}, got {value!r}.")
+        low, high = self.minimum, self.maximum
+        if (low is not None and number < low) or (high is not None and number > high):
+            raise ConfigError(
+                f"{where}: {self.name} ({self.description}) must be {self.allowed()}, got {value!r}."
+            )
         return number
+
+    def allowed(self) -> str:
+        """The allowed range in words: ``between 1 and 1e+13`` or ``>= 0``."""
+
+        def show(bound: float) -> str:
+            if self.kind == "int" or float(bound).is_integer():
+                return f"{int(bound):,}" if abs(bound) < 1e7 else f"{bound:g}"
+            return f"{bound:g}"
+
+        if self.minimum is not None and self.maximum is not None:
+            return f"between {show(self.minimum)} and {show(self.maximum)}"
+        if self.minimum is not None:
+            return f">= {show(self.minimum)}"
+        return f"<= {show(self.maximum)}"
 
 
 def _specs(*items: FactSpec) -> dict[str, FactSpec]:
@@ -106,6 +125,12 @@ def _specs(*items: FactSpec) -> dict[str, FactSpec]:
 FACT_SPECS: dict[str, FactSpec] = _specs(
     # measured from the learning curves (or declared with --fit)
     FactSpec("fit", "enum", "fit verdict of the learning curves", VERDICTS),
+    FactSpec(
+        "fit_severity",
+        "enum",
+        "severity of an overfitting verdict: mild (small rise or large gap) or strong",
+        ("mild", "strong"),
+    ),
     FactSpec("fit_confidence", "float", "confidence of the fit verdict, 0-1", minimum=0),
     FactSpec(
         "gap",
@@ -119,13 +144,19 @@ FACT_SPECS: dict[str, FactSpec] = _specs(
     ),
     FactSpec("noise", "float", "relative epoch-to-epoch noise of the validation curve", minimum=0),
     # measured from the checkpoint (or declared)
-    FactSpec("params", "float", "number of trainable parameters", minimum=1),
+    FactSpec("params", "float", "number of trainable parameters", minimum=1, maximum=1e13),
     FactSpec(
-        "depth", "int", "number of weight layers (conv/linear/recurrent/attention)", minimum=1
+        "depth",
+        "int",
+        "number of weight layers (conv/linear/recurrent/attention)",
+        minimum=1,
+        maximum=100_000,
     ),
     FactSpec("arch", "enum", "architecture family", ARCHS),
     FactSpec("has_dropout", "bool", "the model already has dropout"),
-    FactSpec("dropout_rate", "float", "largest dropout rate already in the model", minimum=0),
+    FactSpec(
+        "dropout_rate", "float", "largest dropout rate already in the model", minimum=0, maximum=1
+    ),
     FactSpec("has_batchnorm", "bool", "the model already has batch normalisation"),
     FactSpec("has_norm", "bool", "the model has any normalisation layer (batch, layer, group ...)"),
     FactSpec("has_residual", "bool", "the model has residual (skip) connections"),
@@ -134,11 +165,23 @@ FACT_SPECS: dict[str, FactSpec] = _specs(
     FactSpec("pretrained", "bool", "the model starts from pretrained weights (fine-tuning)"),
     # declared by the user
     FactSpec("task", "enum", "kind of input data", TASKS),
-    FactSpec("samples", "int", "number of training examples", minimum=1),
-    FactSpec("classes", "int", "number of classes (classification); 1 for regression", minimum=1),
+    FactSpec("samples", "int", "number of training examples", minimum=2, maximum=1e12),
+    FactSpec(
+        "classes",
+        "int",
+        "number of classes (classification); 1 for regression",
+        minimum=1,
+        maximum=1_000_000,
+    ),
     FactSpec("budget", "enum", "compute budget", BUDGETS),
-    FactSpec("gpu_hours", "float", "GPU hours available for training and tuning", minimum=0),
-    FactSpec("batch_size", "int", "training batch size", minimum=1),
+    FactSpec(
+        "gpu_hours",
+        "float",
+        "GPU hours available for training and tuning",
+        minimum=0,
+        maximum=1e9,
+    ),
+    FactSpec("batch_size", "int", "training batch size", minimum=1, maximum=10_000_000),
     FactSpec(
         "no_flip", "bool", "orientation carries the label: mirrored inputs change their class"
     ),
@@ -361,6 +404,19 @@ def _fit_values(fit: Any) -> dict[str, Any]:
     if isinstance(noise, Mapping):
         noise = _first(noise, "val_rel", "val")
     values["noise"] = _number(noise)
+    severity = data.get("severity")
+    if severity in ("mild", "strong"):
+        values["fit_severity"] = severity
+    # Regularization in effect read beside the curves (logged hyper-parameters, declared flags).
+    reg = data.get("regularization")
+    if isinstance(reg, Mapping):
+        for name, fact in (("weight_decay", "weight_decay"), ("dropout", "dropout_rate")):
+            entry = reg.get(name)
+            value = entry.get("value") if isinstance(entry, Mapping) else entry
+            if _number(value) is not None:
+                values[fact] = _number(value)
+        if "dropout_rate" in values:
+            values["has_dropout"] = values["dropout_rate"] > 0
     return {k: v for k, v in values.items() if v is not None}
 
 
@@ -431,7 +487,7 @@ def _model_values(model: Mapping[str, Any]) -> dict[str, Any]:
             values[key] = value
     values["weight_decay"] = _number(model.get("weight_decay"))
     classes = _number(_first(model, "num_classes", "classes"))
-    if classes is not None and classes >= 1:
+    if classes is not None and 1 <= classes <= FACT_SPECS["classes"].maximum:
         values["classes"] = classes
     if values.get("has_batchnorm"):
         values["has_norm"] = True
@@ -506,8 +562,22 @@ def _derive(base: dict[str, Fact]) -> dict[str, Fact]:
     return out
 
 
-def _normalise_declared(declared: Mapping[str, Any]) -> dict[str, Any]:
-    """Validate the declared keys and values; drop ``None`` (not declared)."""
+def _normalise_declared(
+    declared: Mapping[str, Any], sources: Mapping[str, str] | None = None
+) -> dict[str, Any]:
+    """Validate the declared keys and values (types and physical ranges); drop ``None``.
+
+    Every command that takes declared facts (recommend, diagnose, tune, the Python API) goes
+    through here, so a value outside its range (``params`` 1..1e13, ``samples`` 2..1e12,
+    ``classes`` 1..1e6 with 1 meaning regression, ``batch_size`` >= 1, ``gpu_hours`` 0..1e9,
+    fewer samples than classes) is one ``ConfigError`` naming the allowed range.
+    """
+    where_of = dict(sources or {})
+
+    def where(key: str) -> str:
+        flag = where_of.get(key) or where_of.get(key.replace("_", "-"))
+        return f"{flag} (declared {key})" if flag else f"declared {key}"
+
     out: dict[str, Any] = {}
     for raw_key, value in declared.items():
         key = str(raw_key).replace("-", "_")
@@ -524,12 +594,34 @@ def _normalise_declared(declared: Mapping[str, Any]) -> dict[str, Any]:
         if key == "has_dropout" and not isinstance(value, bool) and _number(value) is not None:
             # --has-dropout RATE: the rate says both that dropout exists and how strong it is.
             out["dropout_rate"] = FACT_SPECS["dropout_rate"].coerce(
-                value, where="declared has_dropout"
+                value, where=where("has_dropout")
             )
             out["has_dropout"] = out["dropout_rate"] > 0
             continue
-        out[key] = FACT_SPECS[key].coerce(value, where=f"declared {key}")
+        out[key] = FACT_SPECS[key].coerce(value, where=where(key))
+    samples, classes = out.get("samples"), out.get("classes")
+    if samples is not None and classes is not None and classes >= 2 and samples < classes:
+        raise ConfigError(
+            f"{where('samples')}: {samples} training examples cannot cover {classes} classes; "
+            "samples must be >= classes (check --samples and --classes)."
+        )
     return out
+
+
+def validate_declared(
+    declared: Mapping[str, Any], sources: Mapping[str, str] | None = None
+) -> dict[str, Any]:
+    """Check declared facts (names, types, physical ranges) before any work is done.
+
+    Returns the normalised values; raises ``ConfigError`` (one line naming the allowed range)
+    for an unknown name or a value outside its range. ``build_facts`` runs the same checks;
+    commands call this first so that nothing is read or written for an impossible declaration.
+
+    Example:
+        >>> validate_declared({"samples": 2000, "classes": 10})
+        {'samples': 2000, 'classes': 10}
+    """
+    return _normalise_declared(declared, sources)
 
 
 def build_facts(
@@ -576,7 +668,7 @@ def build_facts(
     for name, (value, source) in measured.items():
         base[name] = Fact(name, value, "measured", source)
 
-    given = _normalise_declared(declared or {})
+    given = _normalise_declared(declared or {}, sources)
     where = dict(sources or {})
     for name, value in given.items():
         source = where.get(name) or where.get(name.replace("_", "-")) or "declared by the user"

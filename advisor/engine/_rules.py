@@ -727,9 +727,43 @@ def load_rules(extra_dirs: Iterable[str | Path] = (), *, builtin: bool = True) -
     return RuleSet(merged, files + user_files, overridden)
 
 
+def _probe_namespaces() -> list[dict[str, Any]]:
+    """Fact sets every condition is evaluated on by lint, cases or not: nothing known, every
+    number fact at the low and at the high end of its range (the cost bound), and every fact
+    known (text and yes/no facts too)."""
+    from advisor.engine._facts import FACT_SPECS
+
+    unknown = dict.fromkeys(FACT_SPECS)
+    low, high = dict(unknown), dict(unknown)
+    for name, spec in FACT_SPECS.items():
+        if spec.kind in ("int", "float"):
+            low[name] = spec.minimum if spec.minimum is not None else 0
+            high[name] = spec.maximum if spec.maximum is not None else 1e12
+            if spec.kind == "int":
+                low[name], high[name] = int(low[name]), int(high[name])
+    known = dict(high)
+    for name, spec in FACT_SPECS.items():
+        if spec.kind == "enum":
+            known[name] = spec.choices[0]
+        elif spec.kind == "bool":
+            known[name] = True
+    return [unknown, low, high, known]
+
+
 def run_cases(rule: Rule) -> list[str]:
-    """Run a rule's test cases; return a problem per case that does not behave as declared."""
+    """Run a rule's test cases; return a problem per case that does not behave as declared.
+
+    The condition is also evaluated on unknown facts and on every number fact at both ends of
+    its range, so a condition that cannot be evaluated (``9**9**9**9 > 1``, a string in
+    arithmetic) is a lint problem even for a rule without cases.
+    """
     problems = []
+    for namespace in _probe_namespaces():
+        try:
+            rule.condition.evaluate(namespace)
+        except ConditionError as exc:
+            problems.append(f"{rule.path}: rule {rule.id}: when: {exc}")
+            return problems
     for kind, expected in (("fire", True), ("no_fire", False)):
         for j, case in enumerate(rule.cases.get(kind, [])):
             facts = facts_from_case(case, where=f"{rule.path}: rule {rule.id}: cases.{kind}[{j}]")

@@ -3,7 +3,11 @@
 A check measures one value; its condition compares it with a threshold; each result is
 PASS, WARN, FAIL or ERROR (a check that raised becomes ERROR, it does not crash the gate).
 The ``CheckReport`` owns the exit code (0 all hold, 1 a condition failed); renderers for
-text, json, github and junit are separate from the results (``advisor.gate._render``).
+text, json, github, junit and sarif are separate from the results (``advisor.gate._render``).
+Each condition is a small object (``Condition``: id, name, measure, ``evaluate``, ``explain``).
+A baseline is the fingerprint of one or several runs of a configuration
+(``fingerprint_from_runs``, ``advisor.gate._fingerprint``): a measure fails only when the run is
+worse than the baseline beyond its run-to-run spread and curve noise.
 
 Example:
     >>> import advisor
@@ -20,22 +24,51 @@ from advisor.gate._baseline import (
     read_baseline,
     write_baseline,
 )
-from advisor.gate._gate import DEFAULT_FAIL_ON, CheckReport, CheckResult, Status, check
-from advisor.gate._render import render, render_github, render_json, render_junit, render_text
+from advisor.gate._fingerprint import fingerprint_from_runs, measure_run
+from advisor.gate._gate import (
+    DEFAULT_FAIL_ON,
+    BaselineCondition,
+    CheckReport,
+    CheckResult,
+    Condition,
+    GateContext,
+    LimitCondition,
+    MinBestMetricCondition,
+    Status,
+    VerdictCondition,
+    check,
+)
+from advisor.gate._render import (
+    render,
+    render_github,
+    render_json,
+    render_junit,
+    render_sarif,
+    render_text,
+)
 
 __all__ = [
     "BASELINE_VERSION",
     "DEFAULT_FAIL_ON",
+    "BaselineCondition",
     "CheckReport",
     "CheckResult",
+    "Condition",
+    "GateContext",
+    "LimitCondition",
+    "MinBestMetricCondition",
     "Status",
+    "VerdictCondition",
     "baseline_from_fit",
     "check",
+    "fingerprint_from_runs",
+    "measure_run",
     "read_baseline",
     "render",
     "render_github",
     "render_json",
     "render_junit",
+    "render_sarif",
     "render_text",
     "write_baseline",
 ]

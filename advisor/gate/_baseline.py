@@ -19,14 +19,20 @@ from advisor.errors import ConfigError
 
 __all__ = ["BASELINE_VERSION", "baseline_from_fit", "read_baseline", "write_baseline"]
 
-BASELINE_VERSION = 1
-_REQUIRED = ("primary", "best_val", "mode")
+BASELINE_VERSION = 2
+# Version 1: one run's values (no spread); version 2: the fingerprint of one or several runs
+# (``advisor.gate._fingerprint``). Both are read.
+_READABLE = (1, 2)
+_REQUIRED = {1: ("primary", "best_val", "mode"), 2: ("measures",)}
 
 
 def baseline_from_fit(
     fit: Any, *, metric: dict[str, Any] | None = None, source: str | None = None
 ) -> dict[str, Any]:
-    """The baseline record of one diagnosed run (``fit`` is a ``FitDiagnosis``).
+    """The version-1 baseline record of one diagnosed run (``fit`` is a ``FitDiagnosis``).
+
+    Kept for callers of the old format; ``advisor check --update-baseline`` writes the
+    version-2 fingerprint (``fingerprint_from_runs``), which adds the run-to-run spread and noise.
 
     Example:
         >>> record = baseline_from_fit(diagnose_fit(curves))   # doctest: +SKIP
@@ -37,7 +43,7 @@ def baseline_from_fit(
 
     return to_jsonable(
         {
-            "advisor_baseline": BASELINE_VERSION,
+            "advisor_baseline": 1,
             "created": datetime.now(UTC).replace(microsecond=0).isoformat(),
             "source": source if source is not None else fit.source,
             "primary": fit.primary_key,
@@ -66,11 +72,13 @@ def read_baseline(path: str | Path) -> dict[str, Any]:
         raise ConfigError(
             f"{p}: baseline is not valid JSON ({exc.__class__.__name__}); regenerate it with --update-baseline."
         ) from None
-    if not isinstance(data, dict) or data.get("advisor_baseline") != BASELINE_VERSION:
+    if not isinstance(data, dict) or data.get("advisor_baseline") not in _READABLE:
         raise ConfigError(
-            f"{p}: not an advisor baseline (version {BASELINE_VERSION} expected); regenerate it with --update-baseline."
+            f"{p}: not an advisor baseline (version 1 or {BASELINE_VERSION} expected); regenerate it with --update-baseline."
         )
-    missing = [k for k in _REQUIRED if k not in data]
+    missing = [k for k in _REQUIRED[data["advisor_baseline"]] if k not in data]
+    if not missing and data["advisor_baseline"] == 2 and not isinstance(data["measures"], dict):
+        missing = ["measures"]
     if missing:
         raise ConfigError(
             f"{p}: baseline lacks {', '.join(missing)}; regenerate it with --update-baseline."

@@ -22,7 +22,19 @@ from advisor._display import Displayable
 from advisor.curves._types import HIGHER_IS_BETTER, Curves
 from advisor.errors import AdvisorError, ConfigError
 
-__all__ = ["DEFAULT_FAIL_ON", "CheckReport", "CheckResult", "Status", "check"]
+__all__ = [
+    "DEFAULT_FAIL_ON",
+    "BaselineCondition",
+    "CheckReport",
+    "CheckResult",
+    "Condition",
+    "GateContext",
+    "LimitCondition",
+    "MinBestMetricCondition",
+    "Status",
+    "VerdictCondition",
+    "check",
+]
 
 # Overfitting and divergence are regressions a CI run should stop; not_converged and
 # underfitting are often expected in short smoke-test runs, so they do not fail by default.
@@ -70,6 +82,7 @@ class CheckReport(Displayable):
     baseline: str | None = None
     measurements: dict[str, Any] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    conditions: list[dict[str, str]] = field(default_factory=list)
 
     @property
     def exit_code(self) -> int:
@@ -96,6 +109,7 @@ class CheckReport(Displayable):
             "baseline": self.baseline,
             "fit": self.fit.to_dict() if self.fit is not None else None,
             "notes": list(self.notes),
+            "conditions": list(self.conditions),
         }
 
     def __rich_console__(self, console, options):
@@ -180,6 +194,277 @@ def _best(values: np.ndarray, mode: str) -> float | None:
     return float(v.max() if mode == "max" else v.min())
 
 
+# ----------------------------------------------------------------------------- conditions
+
+
+@dataclass
+class GateContext:
+    """What the conditions read: the run, its fit diagnosis and its measures."""
+
+    curves: Curves
+    fit: Any
+    metric_info: dict[str, Any] | None = None
+    metric_error: str | None = None
+    measures: dict[str, Any] = field(default_factory=dict)
+    primary_better: bool = False
+
+
+@dataclass
+class Condition:
+    """One condition of the gate: an id, a name, what it measures, ``evaluate`` and ``explain``.
+
+    ``evaluate(ctx)`` returns a ``CheckResult``; it may raise, the gate turns that into ERROR.
+    ``explain()`` says in one sentence what fails (SARIF rule descriptions, the README table).
+    """
+
+    id: str = ""
+    name: str = ""
+    measure: str = ""
+
+    def evaluate(self, ctx: GateContext) -> CheckResult:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def explain(self) -> str:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def rule(self) -> dict[str, str]:
+        return {
+            "id": self.id,
+            "name": self.name,
+            "measure": self.measure,
+            "description": self.explain(),
+        }
+
+
+@dataclass
+class VerdictCondition(Condition):
+    failing: tuple[str, ...] = DEFAULT_FAIL_ON
+    id: str = "verdict"
+    name: str = "fit verdict"
+    measure: str = "fit verdict of the learning curves"
+
+    def evaluate(self, ctx: GateContext) -> CheckResult:
+        fit = ctx.fit
+        conf = f"{fit.verdict} (confidence {fit.confidence:.2f}, {fit.rule})"
+        if fit.verdict in self.failing:
+            return CheckResult(
+                self.id,
+                self.name,
+                Status.FAIL,
+                fit.verdict,
+                list(self.failing),
+                f"verdict {conf} is in fail_on",
+            )
+        return CheckResult(
+            self.id, self.name, Status.PASS, fit.verdict, list(self.failing), f"verdict {conf}"
+        )
+
+    def explain(self) -> str:
+        listed = ", ".join(self.failing) or "none"
+        return f"Fails when the fit verdict is one of: {listed}."
+
+
+@dataclass
+class LimitCondition(Condition):
+    """An upper limit on a value of the fit diagnosis (gap, relative gap, rise)."""
+
+    limit: float = 0.0
+    getter: Any = None
+    what: str = ""
+    missing: str = ""
+
+    def evaluate(self, ctx: GateContext) -> CheckResult:
+        return _upper_check(
+            self.id, self.name, self.getter(ctx.fit), self.limit, self.what, self.missing
+        )
+
+    def explain(self) -> str:
+        return f"Fails when the {self.measure} exceeds {self.limit:g}; WARN within 10 % below it."
+
+
+@dataclass
+class MinBestMetricCondition(Condition):
+    limit: float = 0.0
+    id: str = "min_best_metric"
+    name: str = "best validation metric"
+    measure: str = "best logged value of the validation metric"
+
+    def evaluate(self, ctx: GateContext) -> CheckResult:
+        if ctx.metric_error is not None:
+            return CheckResult(self.id, self.name, Status.ERROR, message=ctx.metric_error)
+        return _metric_check(ctx.metric_info, self.limit)
+
+    def explain(self) -> str:
+        return (
+            f"Fails when the best validation metric is below {self.limit:g} "
+            "(above it for a lower-is-better metric)."
+        )
+
+
+# Check ids of the baseline measures (the version-1 ids are kept).
+BASELINE_IDS = {
+    "best_val": "baseline.best_val",
+    "final_val": "baseline.final_val",
+    "best_metric": "baseline.best_metric",
+    "gap_end": "baseline.gap",
+    "val_rise": "baseline.val_rise",
+}
+
+
+@dataclass
+class BaselineCondition(Condition):
+    """One measure of the baseline fingerprint: fails when the run is worse beyond the noise."""
+
+    entry: dict[str, Any] = field(default_factory=dict)
+    k: float = 2.0
+    tolerance: float = 0.0
+    tolerance_scale: float = 0.0
+    baseline_name: str | None = None
+
+    def explain(self) -> str:
+        return (
+            f"Fails when the run's {self.measure} is worse than the baseline mean by more than "
+            f"k = {self.k:.2f} x sqrt(std^2 (1 + 1/n) + noise^2 / m) (one-sided prediction "
+            "interval; about one false alarm in twenty same-configuration runs over all measures)"
+            + (f", plus {self.tolerance:.0%} tolerance" if self.tolerance else "")
+            + (
+                "; a diagnostic measure only WARNs when the run is better on the primary measure."
+                if self.entry.get("role") == "diagnostic"
+                else "."
+            )
+        )
+
+    def spread(self, cand: dict[str, Any] | None) -> float:
+        e = self.entry
+        n = int(e.get("n") or 1)
+        noise = e.get("noise")
+        if noise is None:  # a version-1 file stores no noise: assume the run's own
+            noise = (cand or {}).get("noise") or 0.0
+        m = float(e.get("m") or 1)
+        std = e.get("std") if n >= 2 and e.get("std") is not None else noise
+        s = math.sqrt(std**2 * (1 + 1 / n) + noise**2 / m)
+        # Curves without noise (built in memory): a relative floor keeps equal values passing.
+        return max(s, 1e-6 * max(abs(float(e["mean"])), 1e-6))
+
+    def evaluate(self, ctx: GateContext) -> CheckResult:
+        e = self.entry
+        split, metric, bkey = e["split"], e["metric"], e.get("key")
+        cand = ctx.measures.get(e["_name"])
+        if cand is None or (cand["split"], cand["metric"]) != (split, metric):
+            logged = (
+                ", ".join(s.key for s in ctx.curves.series.values() if s.split == split) or "none"
+            )
+            what = f"{split} {metric}"
+            if e["_name"] == "gap_end" and ctx.curves.get(split, metric) is not None:
+                what = f"train {metric} (the baseline's gap used '{e.get('train_key', 'train ' + metric)}')"
+                logged = (
+                    ", ".join(s.key for s in ctx.curves.series.values() if s.split == "train")
+                    or "none"
+                )
+            return CheckResult(
+                self.id,
+                self.name,
+                Status.FAIL,
+                None,
+                e["mean"],
+                f"baseline {self.baseline_name or ''} measured '{bkey}' ({split} {metric}); this run "
+                f"logs no {what} series (its {split if 'train' not in what else 'train'} series: {logged}); "
+                "log it again or regenerate the baseline with --update-baseline --force",
+            )
+        x = float(cand["value"])
+        mean = float(e["mean"])
+        sign = -1.0 if e.get("mode") == "max" else 1.0
+        spread = self.spread(cand)
+        slack = self.k * spread + self.tolerance * max(abs(mean), self.tolerance_scale)
+        allowed = mean + sign * slack
+        worse_by = sign * (x - mean)
+        z = worse_by / spread
+        n = int(e.get("n") or 1)
+        renamed = (
+            f" (baseline '{bkey}', this run '{cand['key']}')"
+            if bkey and cand.get("key") != bkey
+            else ""
+        )
+        desc = (
+            f"{x:.4g} vs baseline {mean:.4g} (n={n}, spread {spread:.2g}): "
+            f"{'worse' if worse_by > 0 else 'better'} by {abs(z):.1f} spread"
+        )
+        if worse_by > slack:
+            if e.get("role") == "diagnostic" and ctx.primary_better:
+                return CheckResult(
+                    self.id,
+                    self.name,
+                    Status.WARN,
+                    x,
+                    allowed,
+                    f"{desc}, beyond the limit {allowed:.4g}; not a regression: the run is better "
+                    f"on the primary measure (best {ctx.measures['best_val']['key']}){renamed}",
+                )
+            return CheckResult(
+                self.id,
+                self.name,
+                Status.FAIL,
+                x,
+                allowed,
+                f"{desc}, beyond the limit {allowed:.4g} (k={self.k:.2f}){renamed}",
+            )
+        return CheckResult(
+            self.id,
+            self.name,
+            Status.PASS,
+            x,
+            allowed,
+            f"{desc}, within the limit {allowed:.4g} (k={self.k:.2f}){renamed}",
+        )
+
+
+def _baseline_conditions(
+    record: dict[str, Any], name: str | None, tol: float, false_alarm: float | None
+) -> tuple[list[BaselineCondition], dict[str, Any], bool]:
+    from advisor.gate._fingerprint import DEFAULT_FALSE_ALARM, MEASURES, gate_k, legacy_measures
+
+    legacy = record.get("advisor_baseline") == 1 or not isinstance(record.get("measures"), dict)
+    measures = legacy_measures(record) if legacy else record["measures"]
+    gated = [m for m in measures if m in MEASURES and MEASURES[m].role != "info"]
+    n = (
+        1
+        if legacy
+        else int(
+            record.get("n_runs") or max((measures[m].get("n") or 1) for m in gated) if gated else 1
+        )
+    )
+    fa = false_alarm
+    if fa is None:
+        fa = (record.get("test") or {}).get("false_alarm") or DEFAULT_FALSE_ALARM
+    k = gate_k(n, len(gated), fa)
+    best_scale = abs(float((measures.get("best_val") or {}).get("mean") or 0.0))
+    out = []
+    for m in gated:
+        e = {**measures[m], "_name": m}
+        unit = f"{e['split']} {e['metric']}"
+        title = {
+            "best_val": f"baseline: best {unit}",
+            "final_val": f"baseline: final {unit}",
+            "best_metric": f"baseline: best {unit}",
+            "gap_end": "baseline: generalisation gap at end",
+            "val_rise": f"baseline: {unit} rise after its best",
+        }[m]
+        out.append(
+            BaselineCondition(
+                id=BASELINE_IDS[m],
+                name=title,
+                measure=f"{MEASURES[m].title} ({unit})",
+                entry=e,
+                k=k,
+                tolerance=tol,
+                tolerance_scale=best_scale if m == "gap_end" else 0.0,
+                baseline_name=name,
+            )
+        )
+    info = {"n_runs": n, "measures_gated": len(gated), "false_alarm": fa, "k": k, "legacy": legacy}
+    return out, info, legacy
+
+
 def check(
     path_or_curves: str | Path | Curves,
     *,
@@ -190,7 +475,8 @@ def check(
     min_best_metric: float | None = None,
     metric: str | None = None,
     baseline: str | Path | dict[str, Any] | None = None,
-    baseline_tolerance: float = 0.05,
+    baseline_tolerance: float = 0.0,
+    false_alarm: float | None = None,
     classes: int | None = None,
     train_key: str | None = None,
     val_key: str | None = None,
@@ -209,8 +495,13 @@ def check(
         min_best_metric: lowest allowed best value of the validation metric (``metric`` or the
             first accuracy-like one); for a lower-is-better metric, the highest allowed.
         metric: the validation metric for ``min_best_metric`` and the baseline.
-        baseline: a baseline file (or its dict) to compare with; regressions beyond
-            ``baseline_tolerance`` (relative, 0.05 = 5 %) fail.
+        baseline: a baseline file or record (``fingerprint_from_runs``, or a version-1 record)
+            to compare with: a measure fails when the run is worse than the baseline mean beyond
+            its noise (see ``advisor.gate._fingerprint``).
+        baseline_tolerance: extra relative slack on top of the noise (0.05 = 5 % of the
+            baseline value; default 0: the noise alone decides).
+        false_alarm: overall false-alarm rate per same-configuration run over all baseline
+            measures (default: the baseline file's, 0.05).
         classes: number of classes (chance level for the diagnosis).
         train_key, val_key, run: passed to ``load_curves``.
 
@@ -232,7 +523,11 @@ def check(
     max_rel_gap = _number("max_rel_gap", max_rel_gap)
     max_val_rise = _number("max_val_rise", max_val_rise)
     min_best_metric = _number("min_best_metric", min_best_metric)
-    tol = _number("baseline_tolerance", baseline_tolerance, low=0.0)
+    tol = _number("baseline_tolerance", baseline_tolerance, low=0.0) or 0.0
+    if false_alarm is not None:
+        false_alarm = _number("false_alarm", false_alarm, low=1e-9)
+        if false_alarm >= 1:
+            raise ConfigError(f"false_alarm of advisor check must be < 1, got {false_alarm!r}.")
     failing = _fail_on(fail_on)
     base_record = None
     base_name = None
@@ -258,106 +553,110 @@ def check(
         if curves.source
         else (None if isinstance(path_or_curves, Curves) else str(path_or_curves))
     )
-    fit = diagnose_fit(curves, classes=classes)
+    if not curves.metrics("val"):
+        # The gate judges generalisation: a run without validation cannot pass or fail it.
+        from advisor.errors import CurveFormatError
 
-    results: list[CheckResult] = []
-
-    def guarded(cid: str, title: str, fn) -> None:
-        # A check that raises becomes ERROR with the reason; the other checks still run.
-        try:
-            results.append(fn())
-        except AdvisorError as exc:
-            results.append(CheckResult(cid, title, Status.ERROR, message=str(exc)))
-        except Exception as exc:
-            results.append(
-                CheckResult(cid, title, Status.ERROR, message=f"{type(exc).__name__}: {exc}")
-            )
-
-    def verdict_check() -> CheckResult:
-        title = "fit verdict"
-        conf = f"{fit.verdict} (confidence {fit.confidence:.2f}, {fit.rule})"
-        if fit.verdict in failing:
-            return CheckResult(
-                "verdict",
-                title,
-                Status.FAIL,
-                fit.verdict,
-                list(failing),
-                f"verdict {conf} is in fail_on",
-            )
-        return CheckResult(
-            "verdict", title, Status.PASS, fit.verdict, list(failing), f"verdict {conf}"
+        train = ", ".join(s.key for s in curves.series.values()) or "none"
+        raise CurveFormatError(
+            f"{source or 'curves'}: has no validation series (train series: {train}); log a "
+            "validation loss (e.g. val_loss) each epoch, or pass --val KEY naming the validation column."
         )
+    fit = diagnose_fit(curves, classes=classes)
+    ctx = GateContext(curves=curves, fit=fit)
 
-    guarded("verdict", "fit verdict", verdict_check)
+    # ------------------------------------------------ the conditions
+    conditions: list[Condition] = [VerdictCondition(failing=failing)]
     unit = fit.primary_metric
+    no_train = "no train series matching the validation series"
     if max_gap is not None:
-        guarded(
-            "max_gap",
-            f"generalisation gap at end ({unit})",
-            lambda: _upper_check(
-                "max_gap",
-                f"generalisation gap at end ({unit})",
-                fit.gap.get("end_abs"),
-                max_gap,
-                "gap",
-                "no train series matching the validation series",
-            ),
+        conditions.append(
+            LimitCondition(
+                id="max_gap",
+                name=f"generalisation gap at end ({unit})",
+                measure="generalisation gap at the end (validation - train)",
+                limit=max_gap,
+                getter=lambda f: f.gap.get("end_abs"),
+                what="gap",
+                missing=no_train,
+            )
         )
     if max_rel_gap is not None:
-        guarded(
-            "max_rel_gap",
-            "relative generalisation gap at end",
-            lambda: _upper_check(
-                "max_rel_gap",
-                "relative generalisation gap at end",
-                fit.gap.get("end_rel"),
-                max_rel_gap,
-                "relative gap",
-                "no train series matching the validation series",
-            ),
+        conditions.append(
+            LimitCondition(
+                id="max_rel_gap",
+                name="relative generalisation gap at end",
+                measure="generalisation gap at the end relative to the train value",
+                limit=max_rel_gap,
+                getter=lambda f: f.gap.get("end_rel"),
+                what="relative gap",
+                missing=no_train,
+            )
         )
     if max_val_rise is not None:
-        guarded(
-            "max_val_rise",
-            f"validation {unit} rise after its best",
-            lambda: _upper_check(
-                "max_val_rise",
-                f"validation {unit} rise after its best",
-                _rise(fit),
-                max_val_rise,
-                "rise",
-                "no finite validation values",
-            ),
+        conditions.append(
+            LimitCondition(
+                id="max_val_rise",
+                name=f"validation {unit} rise after its best",
+                measure="rise of the smoothed validation curve after its best point",
+                limit=max_val_rise,
+                getter=_rise,
+                what="rise",
+                missing="no finite validation values",
+            )
         )
 
     metric_series = None
-    metric_info = None
     try:
         metric_series = _pick_metric(curves, metric, fit.primary_metric)
     except ConfigError as exc:
-        if min_best_metric is not None or metric:
-            results.append(
-                CheckResult(
-                    "min_best_metric", "best validation metric", Status.ERROR, message=str(exc)
-                )
-            )
+        ctx.metric_error = str(exc)
     if metric_series is not None:
-        metric_info = {
+        ctx.metric_info = {
             "key": metric_series.key,
             "mode": metric_series.mode,
             "best": _best(metric_series.values, metric_series.mode),
         }
-    if min_best_metric is not None and not any(r.id == "min_best_metric" for r in results):
-        guarded(
-            "min_best_metric",
-            "best validation metric",
-            lambda: _metric_check(metric_info, min_best_metric),
-        )
+    if min_best_metric is not None or (metric and ctx.metric_error is not None):
+        conditions.append(MinBestMetricCondition(limit=min_best_metric or 0.0))
 
+    baseline_info = None
     if base_record is not None:
-        for res in _baseline_checks(base_record, fit, metric_info, tol, base_name):
-            results.append(res)
+        from advisor.gate._fingerprint import measure_run
+
+        base_conds, baseline_info, legacy = _baseline_conditions(
+            base_record, base_name, tol, false_alarm
+        )
+        # The metric the baseline measured (by normalised name), unless one was named.
+        bm = next((c.entry for c in base_conds if c.id == "baseline.best_metric"), None)
+        wanted = metric or (bm["metric"] if bm is not None else None)
+        ctx.measures = measure_run(curves, metric=wanted, fit=fit)
+        if legacy:
+            _legacy_values(ctx)
+        bv = next((c.entry for c in base_conds if c.id == "baseline.best_val"), None)
+        cv = ctx.measures.get("best_val")
+        if (
+            bv is not None
+            and cv is not None
+            and (cv["split"], cv["metric"]) == (bv["split"], bv["metric"])
+        ):
+            sign = -1.0 if bv.get("mode") == "max" else 1.0
+            ctx.primary_better = sign * (cv["value"] - bv["mean"]) < 0
+        conditions.extend(base_conds)
+
+    results: list[CheckResult] = []
+    for cond in conditions:
+        # A condition that raises becomes ERROR with the reason; the others still run.
+        try:
+            results.append(cond.evaluate(ctx))
+        except AdvisorError as exc:
+            results.append(CheckResult(cond.id, cond.name, Status.ERROR, message=str(exc)))
+        except Exception as exc:
+            results.append(
+                CheckResult(
+                    cond.id, cond.name, Status.ERROR, message=f"{type(exc).__name__}: {exc}"
+                )
+            )
 
     measurements = {
         "primary": fit.primary_key,
@@ -368,8 +667,14 @@ def check(
         "gap_end": fit.gap.get("end_abs"),
         "rel_gap_end": fit.gap.get("end_rel"),
         "val_rise": _rise(fit),
-        "metric": metric_info,
+        "metric": ctx.metric_info,
     }
+    if base_record is not None:
+        measurements["baseline_measures"] = {
+            k: {kk: v[kk] for kk in ("key", "split", "metric", "value", "noise", "m")}
+            for k, v in ctx.measures.items()
+        }
+        measurements["baseline_test"] = baseline_info
     return CheckReport(
         results=results,
         source=source,
@@ -377,7 +682,23 @@ def check(
         baseline=base_name,
         measurements=measurements,
         notes=list(curves.notes),
+        conditions=[c.rule() for c in conditions],
     )
+
+
+def _legacy_values(ctx: GateContext) -> None:
+    """A version-1 baseline stored the fit's own figures: compare the same figures of this run."""
+    fit, m = ctx.fit, ctx.measures
+    if (
+        "best_val" in m
+        and fit.best_value is not None
+        and fit.primary_metric == m["best_val"]["metric"]
+    ):
+        m["best_val"] = {**m["best_val"], "value": fit.best_value, "m": 1}
+    if "gap_end" in m and fit.gap.get("end_abs") is not None:
+        m["gap_end"] = {**m["gap_end"], "value": fit.gap["end_abs"], "m": 1}
+    if "best_metric" in m and ctx.metric_info and ctx.metric_info.get("best") is not None:
+        m["best_metric"] = {**m["best_metric"], "value": ctx.metric_info["best"], "m": 1}
 
 
 def _rise(fit: Any) -> float | None:
@@ -423,119 +744,3 @@ def _metric_check(info: dict[str, Any] | None, limit: float) -> CheckResult:
         )
     # Lower-is-better metric (error rate, MAE): the threshold is the highest allowed best.
     return _upper_check("min_best_metric", title, best, limit, f"best {key}", "no finite values")
-
-
-def _baseline_checks(
-    base: dict[str, Any], fit: Any, metric_info: dict[str, Any] | None, tol: float, name: str | None
-) -> list[CheckResult]:
-    out: list[CheckResult] = []
-    if base.get("primary") != fit.primary_key:
-        out.append(
-            CheckResult(
-                "baseline.best_val",
-                "baseline: best validation value",
-                Status.WARN,
-                fit.primary_key,
-                base.get("primary"),
-                f"baseline {name} measured {base.get('primary')!r}, this run {fit.primary_key!r}: not compared "
-                "(regenerate the baseline with --update-baseline)",
-            )
-        )
-    else:
-        out.append(
-            _regression(
-                "baseline.best_val",
-                f"baseline: best {fit.primary_key}",
-                fit.best_value,
-                base.get("best_val"),
-                base.get("mode", "min"),
-                tol,
-            )
-        )
-        bg, mg = base.get("gap_end"), fit.gap.get("end_abs")
-        if bg is not None and mg is not None:
-            # The gap may be near zero, so its slack is relative to the best value's size.
-            slack = tol * max(abs(bg), abs(base.get("best_val") or 0.0), 1e-12)
-            allowed = bg + slack
-            status = Status.FAIL if mg > allowed else Status.PASS
-            verb = "exceeds" if status is Status.FAIL else "within"
-            out.append(
-                CheckResult(
-                    "baseline.gap",
-                    "baseline: generalisation gap at end",
-                    status,
-                    mg,
-                    allowed,
-                    f"gap {mg:.4g} {verb} baseline {bg:.4g} + tolerance ({allowed:.4g})",
-                )
-            )
-    bm = base.get("metric")
-    if isinstance(bm, dict) and bm.get("best") is not None:
-        if (
-            metric_info is None
-            or metric_info.get("key") != bm.get("key")
-            or metric_info.get("best") is None
-        ):
-            out.append(
-                CheckResult(
-                    "baseline.best_metric",
-                    f"baseline: best {bm.get('key')}",
-                    Status.WARN,
-                    None,
-                    bm.get("best"),
-                    f"not measured: this run has no validation {bm.get('key')!r}",
-                )
-            )
-        else:
-            out.append(
-                _regression(
-                    "baseline.best_metric",
-                    f"baseline: best {bm['key']}",
-                    metric_info["best"],
-                    bm["best"],
-                    bm.get("mode", "max"),
-                    tol,
-                )
-            )
-    return out
-
-
-def _regression(
-    cid: str, title: str, measured: float | None, base: float | None, mode: str, tol: float
-) -> CheckResult:
-    if measured is None or base is None:
-        return CheckResult(
-            cid,
-            title,
-            Status.WARN,
-            measured,
-            base,
-            "not measured: value missing in the run or baseline",
-        )
-    slack = tol * max(abs(base), 1e-12)
-    if mode == "max":
-        allowed = base - slack
-        worse = measured < allowed
-        rel = (base - measured) / max(abs(base), 1e-12)
-    else:
-        allowed = base + slack
-        worse = measured > allowed
-        rel = (measured - base) / max(abs(base), 1e-12)
-    if worse:
-        return CheckResult(
-            cid,
-            title,
-            Status.FAIL,
-            measured,
-            allowed,
-            f"{measured:.4g} vs baseline {base:.4g}: {rel:+.1%} worse, beyond the {tol:.0%} tolerance",
-        )
-    change = "better" if rel < 0 else "worse"
-    return CheckResult(
-        cid,
-        title,
-        Status.PASS,
-        measured,
-        allowed,
-        f"{measured:.4g} vs baseline {base:.4g} ({abs(rel):.1%} {change}, tolerance {tol:.0%})",
-    )

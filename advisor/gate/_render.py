@@ -4,11 +4,14 @@ They only read the report; none decides anything. GitHub workflow commands follo
 https://docs.github.com/actions/reference/workflow-commands-for-github-actions (``::error
 file=...,title=...::message``; ``%``, CR and LF escaped in the message, ``,`` and ``:`` too in
 properties). JUnit XML follows the common Jenkins/GitLab schema: one ``testsuite`` whose
-``testcase`` elements carry ``failure`` (FAIL), ``error`` (ERROR) or pass.
+``testcase`` elements carry ``failure`` (FAIL), ``error`` (ERROR) or pass. SARIF follows
+the OASIS SARIF 2.1.0 standard (https://docs.oasis-open.org/sarif/sarif/v2.1.0/): one ``run``
+whose ``tool.driver.rules`` are the gate's conditions, one ``result`` per WARN/FAIL/ERROR.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import xml.etree.ElementTree as ET
 from pathlib import Path
@@ -21,11 +24,12 @@ __all__ = [
     "render_github",
     "render_json",
     "render_junit",
+    "render_sarif",
     "render_text",
     "text_renderables",
 ]
 
-FORMATS = ("text", "json", "github", "junit")
+FORMATS = ("text", "json", "github", "junit", "sarif")
 _STYLE = {
     Status.PASS: "green",
     Status.WARN: "yellow",
@@ -191,8 +195,106 @@ def render_junit(report: CheckReport) -> str:
     )
 
 
+SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
+_SARIF_LEVEL = {Status.FAIL: "error", Status.ERROR: "error", Status.WARN: "warning"}
+
+
+def _advisor_version() -> str:
+    try:
+        from importlib.metadata import version
+
+        return version("advisor")
+    except Exception:
+        return "0+unknown"
+
+
+def _artifact_uri(source: str) -> str:
+    """A relative path as a URI reference (forward slashes), an absolute one as ``file://``."""
+    p = Path(source)
+    if p.is_absolute():
+        try:
+            return p.resolve().relative_to(Path.cwd().resolve()).as_posix()
+        except ValueError:
+            return p.as_uri()
+    return p.as_posix()
+
+
+def render_sarif(report: CheckReport) -> str:
+    """SARIF 2.1.0 log for code-scanning annotations (GitHub ``upload-sarif`` and others).
+
+    One run; ``tool.driver.rules`` are the gate's conditions (id, name, description); one
+    result per WARN (level ``warning``), FAIL or ERROR (``error``), located at the checked log.
+    """
+    rules = []
+    index: dict[str, int] = {}
+    for cond in report.conditions or [{"id": r.id, "name": r.title} for r in report.results]:
+        if cond["id"] in index:
+            continue
+        index[cond["id"]] = len(rules)
+        desc = cond.get("description") or cond.get("name") or cond["id"]
+        rules.append(
+            {
+                "id": cond["id"],
+                "name": cond.get("name") or cond["id"],
+                "shortDescription": {"text": cond.get("name") or cond["id"]},
+                "fullDescription": {"text": desc},
+                "defaultConfiguration": {"level": "error"},
+            }
+        )
+    results = []
+    for r in report.results:
+        level = _SARIF_LEVEL.get(r.status)
+        if level is None:
+            continue
+        if r.id not in index:
+            index[r.id] = len(rules)
+            rules.append({"id": r.id, "name": r.title, "shortDescription": {"text": r.title}})
+        res: dict[str, Any] = {
+            "ruleId": r.id,
+            "ruleIndex": index[r.id],
+            "level": level,
+            "message": {"text": f"{r.status.value} {r.title}: {r.message}"},
+            "properties": {
+                "status": r.status.value,
+                "measured": r.measured,
+                "threshold": r.threshold,
+            },
+        }
+        if report.source:
+            res["locations"] = [
+                {
+                    "physicalLocation": {
+                        "artifactLocation": {"uri": _artifact_uri(report.source)},
+                        "region": {"startLine": 1},
+                    }
+                }
+            ]
+        results.append(res)
+    run: dict[str, Any] = {
+        "tool": {
+            "driver": {
+                "name": "advisor",
+                "version": _advisor_version(),
+                "rules": rules,
+            }
+        },
+        "results": results,
+        "properties": {
+            "passed": report.passed,
+            "exitCode": report.exit_code,
+            "counts": report.counts(),
+        },
+    }
+    if report.source:
+        run["artifacts"] = [{"location": {"uri": _artifact_uri(report.source)}}]
+    log = {"$schema": SARIF_SCHEMA, "version": "2.1.0", "runs": [run]}
+    from advisor._jsonutil import to_jsonable
+
+    return json.dumps(to_jsonable(log), indent=2, allow_nan=False)
+
+
 def render(report: CheckReport, fmt: str = "text") -> str:
-    """Render ``report`` in one of text, json, github, junit."""
+    """Render ``report`` in one of text, json, github, junit, sarif."""
     if fmt == "text":
         return render_text(report)
     if fmt == "json":
@@ -201,6 +303,8 @@ def render(report: CheckReport, fmt: str = "text") -> str:
         return render_github(report)
     if fmt == "junit":
         return render_junit(report)
+    if fmt == "sarif":
+        return render_sarif(report)
     from advisor.errors import ConfigError
 
     raise ConfigError(f"format of advisor check must be one of {', '.join(FORMATS)}, got {fmt!r}.")

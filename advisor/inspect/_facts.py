@@ -13,7 +13,10 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["ModelFacts", "facts_from_module", "facts_from_tensors"]
+__all__ = ["ModelFacts", "count_nonfinite", "facts_from_module", "facts_from_tensors"]
+
+# At most this many layer names are listed in nonfinite_layer_names (the count is exact).
+_MAX_NONFINITE_NAMES = 20
 
 KINDS = ("linear", "conv", "recurrent", "attention", "embedding", "normalization")
 
@@ -70,6 +73,9 @@ class ModelFacts:
     hidden_size: int | None = None
     vocab_size: int | None = None
     dtype: str | None = None
+    # Layers (modules) with NaN/inf in any weight or buffer: a diverged run. None when unchecked.
+    nonfinite_layers: int | None = None
+    nonfinite_layer_names: list[str] = field(default_factory=list)
     evidence: dict[str, str] = field(default_factory=dict)
     reasons: dict[str, str] = field(default_factory=dict)
 
@@ -135,6 +141,39 @@ class ModelFacts:
             self.reasons["pretrained"] = (
                 "the file does not record where the weights started; pass --pretrained/--from-scratch"
             )
+
+
+def count_nonfinite(facts: ModelFacts, tensors) -> None:
+    """Record the layers whose weights or buffers hold NaN/inf (``nonfinite_layers``).
+
+    ``tensors`` yields ``(name, tensor)``; a layer is the module part of the name
+    (``fc.weight`` -> ``fc``). Non-floating tensors are skipped.
+    """
+    import torch
+
+    layers: list[str] = []
+    seen: set[str] = set()
+    for name, tensor in tensors:
+        if tensor is None or not tensor.is_floating_point() or tensor.numel() == 0:
+            continue
+        try:
+            finite = bool(torch.isfinite(tensor).all())
+        except (RuntimeError, TypeError, NotImplementedError):  # float8 has no isfinite kernel
+            finite = bool(torch.isfinite(tensor.float()).all())
+        if finite:
+            continue
+        layer = _module_of(name) or name
+        if layer not in seen:
+            seen.add(layer)
+            layers.append(layer)
+    facts.nonfinite_layers = len(layers)
+    facts.nonfinite_layer_names = layers[:_MAX_NONFINITE_NAMES]
+    if layers:
+        more = f" and {len(layers) - _MAX_NONFINITE_NAMES} more" if len(layers) > 20 else ""
+        facts.evidence["nonfinite_layers"] = (
+            f"NaN/inf weights in {len(layers)} layer(s) ({', '.join(layers[:3])}"
+            f"{', ...' if len(layers) > 3 else ''}{more}): the run diverged"
+        )
 
 
 def _param_like(name: str, shape: tuple[int, ...], dtype: str) -> bool:

@@ -2,25 +2,45 @@
 
 from __future__ import annotations
 
+import fnmatch
+import os
 import re
 from pathlib import Path
 from typing import Any
 
 from advisor.errors import ConfigError
-from advisor.inspect._facts import ModelFacts, facts_from_module, facts_from_tensors
+from advisor.inspect._facts import (
+    ModelFacts,
+    count_nonfinite,
+    facts_from_module,
+    facts_from_tensors,
+)
 from advisor.inspect._load import Loaded, load_checkpoint
 from advisor.inspect._report import ModelReport
 
 __all__ = ["find_curves_near", "inspect_checkpoint", "inspect_module", "resolve_device"]
 
-# Fallback curve search (used when advisor.curves.find_curve_files is unavailable).
-_CURVE_PATTERNS = (
+# Where the run that wrote a checkpoint keeps its learning curves, relative to the
+# checkpoint's directory: the log files themselves, and the layouts loggers create directly
+# under it (Lightning's <name>/version_N/, TensorBoard's runs/<run>/, the Hugging Face
+# Trainer's checkpoint-N/). Nothing deeper: exp/model.pt must not pick up
+# exp/old_project/lightning_logs/version_0/metrics.csv from an unrelated run.
+_LOG_NAMES = (
     "metrics.csv",
-    "lightning_logs/version_*/metrics.csv",
     "trainer_state.json",
+    "results.csv",
+    "training.log",
+    "*history*.json",
+    "*history*.csv",
     "events.out.tfevents.*",
-    "*/events.out.tfevents.*",
 )
+# Folders directly under the checkpoint's directory whose files (and whose sub-folders' files)
+# are logs: Lightning's save_dir/<name>/version_N, SummaryWriter's runs/<date_host>/, the
+# Hugging Face Trainer's checkpoint-N/trainer_state.json.
+_LOGGER_DIRS = ("runs", "logs", "tb_logs", "lightning_logs")
+_VERSION_DIRS = ("version_*", "checkpoint-*")
+
+
 # Directories that hold only checkpoints; the run's logs sit in their parent (Lightning:
 # version_N/checkpoints/epoch=3.ckpt beside version_N/metrics.csv). The search climbs only
 # through these, never into arbitrary parents (walking up from /tmp/x.ckpt must not scan /).
@@ -129,6 +149,7 @@ def _report_from_module(module, *, samples, spectral, device) -> ModelReport:
         "pretrained",
         "a module does not record where its weights started; pass --pretrained/--from-scratch",
     )
+    count_nonfinite(facts, module.state_dict(keep_vars=False).items())
     facts.finish(samples=samples)
     weights = analyze_weights(analysable, device=device) if spectral else None
     return ModelReport(model=facts, weights=weights, format="module")
@@ -154,6 +175,14 @@ def _report_from_tensors(loaded: Loaded, *, samples, spectral, device) -> ModelR
             facts.params_trainable = facts.params_total
             facts.evidence["params_trainable"] = "the optimizer updates every parameter tensor"
             facts.reasons.pop("params_trainable", None)
+    count_nonfinite(
+        facts,
+        (
+            (n, source.get(n))
+            for n in source.names()
+            if source.dtype(n).startswith(("float", "bfloat"))
+        ),
+    )
     facts.finish(samples=samples)
     weights = None
     if spectral:
@@ -220,43 +249,83 @@ def _apply_training(facts: ModelFacts, training: dict[str, Any]) -> None:
 
 
 def find_curves_near(checkpoint: Path) -> list[Path]:
-    """Learning-curve logs of the run that wrote ``checkpoint``: the nearest directory wins.
+    """Learning-curve logs of the run that wrote ``checkpoint``, newest first.
 
-    Looks in the checkpoint's directory, then climbs out of checkpoint-only folders
-    (``checkpoints/``, ``checkpoint-500/`` ...) to the run directory.
+    Looks in the checkpoint's directory and the logger layouts directly under it
+    (``lightning_logs/version_N/metrics.csv``, ``runs/<run>/events.out.tfevents.*``,
+    ``checkpoint-N/trainer_state.json``, ``metrics.csv``, ``history.json`` ...), never in
+    unrelated sub-folders; when it finds nothing it climbs out of checkpoint-only folders
+    (``checkpoints/``, ``checkpoint-500/`` ...) to the run directory. The newest file (last
+    modified, then the highest version number) comes first: it is the one used.
 
     Example:
         >>> find_curves_near(Path("lightning_logs/version_0/checkpoints/last.ckpt"))  # doctest: +SKIP
         [PosixPath('lightning_logs/version_0/metrics.csv')]
     """
     directory = (checkpoint if checkpoint.is_dir() else checkpoint.parent).resolve()
-    finder = _curve_finder()
     while True:
-        found = finder(directory)
+        found = _own_curve_search(directory)
         if found or not _CHECKPOINT_DIR.match(directory.name) or directory.parent == directory:
             return found
         directory = directory.parent
 
 
-def _curve_finder():
-    try:
-        from advisor.curves import find_curve_files
-    except (ImportError, AttributeError):
-        find_curve_files = None
-    if find_curve_files is not None:
-
-        def finder(directory: Path) -> list[Path]:
-            try:
-                return [Path(p) for p in find_curve_files(directory)]
-            except Exception:  # a curve reader's error must not hide the model report
-                return _own_curve_search(directory)
-
-        return finder
-    return _own_curve_search
+def _natural_key(text: str) -> list[object]:
+    return [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", text)]
 
 
 def _own_curve_search(directory: Path) -> list[Path]:
-    found: list[Path] = []
-    for pattern in _CURVE_PATTERNS:
-        found.extend(sorted(p for p in directory.glob(pattern) if p.is_file()))
-    return found
+    """Logs in ``directory`` and in the logger layouts directly under it, newest first.
+
+    Matches ``<log>``, ``version_N/<log>``, ``checkpoint-N/<log>``, ``<any>/version_N/<log>``
+    and ``runs|logs|tb_logs|lightning_logs/[<run>/]<log>``, where ``<log>`` is one of
+    ``_LOG_NAMES``. One ``scandir`` per folder (this runs for every inspected checkpoint).
+    """
+    found: set[Path] = set(_log_files(directory))
+    for sub in _subdirs(directory):
+        logger = sub.name in _LOGGER_DIRS
+        if logger or any(fnmatch.fnmatch(sub.name, p) for p in _VERSION_DIRS):
+            found.update(_log_files(sub))
+        for inner in _subdirs(sub):
+            if logger or fnmatch.fnmatch(inner.name, "version_*"):
+                found.update(_log_files(inner))
+
+    def newest_first(p: Path) -> tuple[float, list[object]]:
+        try:
+            mtime = p.stat().st_mtime
+        except OSError:
+            mtime = 0.0
+        return (mtime, _natural_key(str(p)))
+
+    return sorted(found, key=newest_first, reverse=True)
+
+
+def _entries(folder: Path) -> list[os.DirEntry]:
+    try:
+        with os.scandir(folder) as it:
+            return list(it)
+    except OSError:  # an unreadable folder holds no usable log
+        return []
+
+
+def _subdirs(folder: Path) -> list[Path]:
+    out = []
+    for entry in _entries(folder):
+        try:
+            if entry.is_dir() and not entry.name.startswith("."):
+                out.append(Path(entry.path))
+        except OSError:
+            continue
+    return out
+
+
+def _log_files(folder: Path) -> list[Path]:
+    out = []
+    for entry in _entries(folder):
+        if any(fnmatch.fnmatchcase(entry.name, p) for p in _LOG_NAMES):
+            try:
+                if entry.is_file():
+                    out.append(Path(entry.path))
+            except OSError:
+                continue
+    return out

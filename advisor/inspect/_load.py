@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import pickle
 import re
+import warnings
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -159,11 +160,25 @@ def load_checkpoint(path: str | Path, *, trust: bool = False) -> Loaded:
     if fmt == "hf-dir":
         return _load_hf_dir(p, trust=trust)
     if fmt == "safetensors":
-        return Loaded(format=fmt, source=p, tensors=_safetensors_source([p]))
-    if fmt == "torchscript":
+        loaded = Loaded(format=fmt, source=p, tensors=_safetensors_source([p]))
+    elif fmt == "torchscript":
         return _load_torchscript(p)
-    obj = _torch_load(p, trust=trust, zipped=fmt != "legacy-pickle")
-    return _interpret(obj, p, fmt)
+    else:
+        loaded = _interpret(_torch_load(p, trust=trust, zipped=fmt != "legacy-pickle"), p, fmt)
+    if loaded.tensors is not None and loaded.config is None:
+        # model.safetensors / pytorch_model.bin given alone: the config.json beside it tells
+        # the head, the dropout and that the weights are published ones, exactly as for the
+        # directory.
+        loaded.config = _config_beside(p)
+    return loaded
+
+
+def _config_beside(p: Path) -> dict[str, Any] | None:
+    """The Hugging Face ``config.json`` next to a weights file, or ``None``."""
+    config = read_json_config(p.parent / "config.json")
+    if config is None or not ("model_type" in config or "architectures" in config):
+        return None  # absent, malformed, or some other tool's config.json
+    return config
 
 
 def _not_a_checkpoint(p: Path) -> str:
@@ -184,9 +199,9 @@ def _check_zip(p: Path) -> None:
     try:
         with zipfile.ZipFile(p) as zf:
             infos = zf.infolist()
-    except (zipfile.BadZipFile, OSError, ValueError) as exc:
+    except (zipfile.BadZipFile, OSError, ValueError, NotImplementedError) as exc:
         raise CheckpointError(
-            f"{p}: truncated or corrupt zip archive ({exc}); re-save or re-download it."
+            f"{p}: truncated or corrupt zip archive ({_short(exc)}); re-save or re-download it."
         ) from None
     size = p.stat().st_size
     declared = sum(info.file_size for info in infos)
@@ -217,10 +232,18 @@ def _torch_load(p: Path, *, trust: bool, zipped: bool) -> Any:
     allowed: list[Any] = []
     while True:
         try:
-            with torch.serialization.safe_globals(allowed):
+            # torch warns (two lines on stderr) about raw pickles of protocol > 2; the error
+            # below says everything the user needs.
+            with torch.serialization.safe_globals(allowed), warnings.catch_warnings():
+                warnings.simplefilter("ignore")
                 return torch.load(p, map_location="cpu", weights_only=True, mmap=zipped)
         except pickle.UnpicklingError as exc:
             name = _unsupported_global(str(exc))
+            if name is None and not zipped:
+                # The weights-only unpickler stops at the first opcode it does not know (raw
+                # protocol-4 pickles: FRAME) before naming any class; list the globals the
+                # pickle would import without executing it.
+                name = _first_unsafe_global(p)
             extra = _allowlisted(name)
             if extra is not None and extra not in allowed:
                 allowed.append(extra)
@@ -232,17 +255,75 @@ def _torch_load(p: Path, *, trust: bool, zipped: bool) -> Any:
                     "file is your own, or save model.state_dict() instead."
                 ) from None
             raise CheckpointError(
-                f"{p}: not a readable torch checkpoint ({_short(exc)})."
+                f"{p}: not a readable torch checkpoint ({_short(_weights_only_reason(exc))}); "
+                "re-save it with torch.save(model.state_dict(), path)."
             ) from None
-        except (RuntimeError, EOFError, OSError, ValueError, zipfile.BadZipFile) as exc:
+        except Exception as exc:  # a garbled pickle raises anything (IndexError ...)
             raise CheckpointError(
-                f"{p}: truncated or corrupt checkpoint ({_short(exc)}); re-save or re-download it."
+                f"{p}: truncated or corrupt checkpoint ({_short(exc) or type(exc).__name__}); "
+                "re-save or re-download it."
             ) from None
 
 
 def _short(exc: BaseException) -> str:
     text = " ".join(str(exc).split())
     return text if len(text) <= 160 else text[:157] + "..."
+
+
+def _weights_only_reason(exc: BaseException) -> str:
+    """The useful part of torch's weights-only error (it starts with a paragraph of advice)."""
+    text = str(exc)
+    marker = "WeightsUnpickler error:"
+    if marker in text:
+        text = text.split(marker, 1)[1].split("Check the documentation", 1)[0]
+    return " ".join(text.split()) or type(exc).__name__
+
+
+# Globals a pickle of plain tensors and containers imports (torch's own rebuild functions and
+# storages, ordered dicts); anything else would run code from the file when unpickled.
+_HARMLESS_GLOBAL_PREFIXES = ("torch._utils.", "torch.storage.", "torch.serialization.")
+_HARMLESS_GLOBALS = {"collections.OrderedDict", "torch.Size", "torch.device", "torch.dtype"}
+_MAX_PICKLE_OPS = 5_000_000
+
+
+def _first_unsafe_global(p: Path) -> str | None:
+    """The first class or function a raw pickle imports that is not a tensor or a container.
+
+    Reads opcodes with ``pickletools.genops``, which never executes anything; module and name
+    of ``STACK_GLOBAL`` are the two strings pushed (or fetched from the memo) just before it.
+    """
+    import pickletools
+
+    strings: list[str] = []
+    memo: dict[int, str] = {}
+    found: list[str] = []
+    try:
+        with p.open("rb") as fh:
+            for count, (op, arg, _pos) in enumerate(pickletools.genops(fh)):
+                if count > _MAX_PICKLE_OPS:
+                    break
+                name = op.name
+                if name in ("GLOBAL", "INST") and isinstance(arg, str):
+                    found.append(arg.replace(" ", "."))
+                elif name in ("SHORT_BINUNICODE", "BINUNICODE", "UNICODE", "BINUNICODE8"):
+                    strings.append(arg)
+                elif name == "MEMOIZE" and strings:
+                    memo[len(memo)] = strings[-1]
+                elif name in ("BINPUT", "LONG_BINPUT", "PUT") and strings:
+                    memo[int(arg)] = strings[-1]
+                elif name in ("BINGET", "LONG_BINGET", "GET") and int(arg) in memo:
+                    strings.append(memo[int(arg)])
+                elif name == "STACK_GLOBAL" and len(strings) >= 2:
+                    found.append(f"{strings[-2]}.{strings[-1]}")
+                if name == "STOP":
+                    break
+    except Exception:  # a damaged pickle: report what was seen so far
+        pass
+    for qualified in found:
+        if qualified in _HARMLESS_GLOBALS or qualified.startswith(_HARMLESS_GLOBAL_PREFIXES):
+            continue
+        return qualified
+    return None
 
 
 def _unsupported_global(message: str) -> str | None:
@@ -289,12 +370,12 @@ def _interpret(obj: Any, p: Path, fmt: str) -> Loaded:
     if is_lightning:
         fmt = "lightning"
         candidate = obj["state_dict"]
-        training = lightning_training(obj)
+        training = _training_or_note(lightning_training, obj)
     elif not _all_tensors(obj):
         for key in _NESTED_KEYS:
             if key in obj and (isinstance(obj[key], dict | torch.nn.Module)):
                 candidate = obj[key]
-                training = plain_training(obj, key)
+                training = _training_or_note(plain_training, obj, key)
                 break
     if isinstance(candidate, torch.nn.Module):
         return Loaded(format="pickled-module", source=p, module=candidate, training=training)
@@ -307,6 +388,14 @@ def _interpret(obj: Any, p: Path, fmt: str) -> Loaded:
         training=training,
         stripped_prefix=prefix,
     )
+
+
+def _training_or_note(read, *args) -> dict[str, Any]:
+    """Training metadata, or a note when it is malformed: the weights are still worth reading."""
+    try:
+        return read(*args)
+    except (TypeError, AttributeError, ValueError, KeyError, IndexError) as exc:
+        return {"note": f"training metadata skipped: malformed ({_short(exc)})"}
 
 
 def _all_tensors(d: dict) -> bool:

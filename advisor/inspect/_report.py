@@ -22,7 +22,8 @@ class ModelReport(Displayable):
         weights: ``WeightReport`` or ``None`` when the spectral pass was skipped.
         training: optimizer, schedulers, callbacks and hyper-parameters (Lightning and
             hand-written checkpoints), ``{}`` when the file holds none.
-        curve_files: learning-curve logs found next to the checkpoint.
+        curve_files: learning-curve logs of the run next to the checkpoint, newest first (the
+            first one is the file ``advisor diagnose`` reads).
         source: the file or directory read (``None`` for a live module).
         format: the detected format (``"lightning"``, ``"safetensors"``, ``"module"`` ...).
     """
@@ -76,8 +77,11 @@ class ModelReport(Displayable):
         if self.weights is not None:
             yield from _weights_tables(self.weights)
         if self.curve_files:
-            yield "Learning curves found beside the checkpoint: " + ", ".join(
-                str(p) for p in self.curve_files
+            others = len(self.curve_files) - 1
+            yield f"Learning curves beside the checkpoint: {self.curve_files[0]}" + (
+                f" (the newest; {others} older log{'s' if others > 1 else ''} not used)"
+                if others
+                else ""
             )
 
 

@@ -108,7 +108,7 @@ def _sniff_zip(path: Path) -> str | None:
                 return None
             with zf.open(pickles[0]) as fh:
                 blob = fh.read(_MAX_PICKLE_SCAN)
-    except (zipfile.BadZipFile, OSError, ValueError, RuntimeError):
+    except (zipfile.BadZipFile, OSError, ValueError, RuntimeError, EOFError):
         # A damaged archive still announces itself as a checkpoint by its magic bytes; the
         # loader reports what is wrong with it.
         return "state_dict-zip"

@@ -216,6 +216,12 @@ def analyze_weights(
         if not t.is_floating_point():
             layer.note = f"dtype {t.dtype} is not floating point"
             continue
+        if not bool(torch.isfinite(t).all()):
+            # A diverged run: eigvalsh cannot decompose NaN/inf, and no statistic would mean
+            # anything. The model facts count these layers (nonfinite_layers).
+            bad = int((~torch.isfinite(t)).sum())
+            layer.note = f"non-finite weights ({bad} NaN/inf values): skipped, the run diverged"
+            continue
         absval = t.abs()
         layer.near_zero_fraction = float((absval <= absval.max() * NEAR_ZERO_REL).sum()) / t.numel()
         del absval
@@ -247,14 +253,33 @@ def _eigen_group(members, n: int, m: int, dev, dtype) -> None:
         owners.extend([index] * stack.shape[0])
         mats.extend(stack.unbind(0))
     evals_per_layer: list[list] = [[] for _ in members]
+    failed: dict[int, str] = {}
     for lo in range(0, len(mats), batch):
         chunk = torch.stack(mats[lo : lo + batch]).to(dev, dtype)
         gram = chunk.transpose(1, 2) @ chunk
-        ev = torch.linalg.eigvalsh(gram).to(torch.float64).clamp_min_(0.0)
+        # Finite weights can still overflow the Gram matrix (|w| ~ 1e20 in float32); such
+        # matrices are zeroed here and their layers skipped with a note below.
+        overflow = ~torch.isfinite(gram).flatten(1).all(dim=1)
+        if bool(overflow.any()):
+            for k in overflow.nonzero().flatten().tolist():
+                failed[owners[lo + k]] = "weights too large: the Gram matrix overflows"
+            gram[overflow] = 0.0
+        try:
+            ev = torch.linalg.eigvalsh(gram).to(torch.float64).clamp_min_(0.0)
+        except (RuntimeError, ValueError):  # LinAlgError: ill-conditioned beyond repair
+            ev = torch.zeros(gram.shape[:2], dtype=torch.float64, device=gram.device)
+            for k in range(gram.shape[0]):
+                try:
+                    ev[k] = torch.linalg.eigvalsh(gram[k].to(torch.float64)).clamp_min_(0.0)
+                except (RuntimeError, ValueError):
+                    failed[owners[lo + k]] = "the eigensolver did not converge"
         for k in range(ev.shape[0]):
             evals_per_layer[owners[lo + k]].append(ev[k])
         del chunk, gram
-    for (layer, _), parts in zip(members, evals_per_layer):
+    for index, ((layer, _), parts) in enumerate(zip(members, evals_per_layer)):
+        if index in failed:
+            layer.note = f"{failed[index]}: no spectral analysis"
+            continue
         ev_all = torch.cat(parts)
         per_slice_max = torch.stack([p[-1] for p in parts])
         fro2 = float(ev_all.sum())

@@ -36,7 +36,11 @@ def _to_tensor(value: Any, name: str):
     import numpy as np
     import torch
 
+    _INT_DTYPES = (torch.bool, torch.uint8, torch.int8, torch.int16, torch.int32, torch.int64)
+
     if isinstance(value, torch.Tensor):
+        if value.is_complex() or not (value.is_floating_point() or value.dtype in _INT_DTYPES):
+            raise DataError(f"{name} has dtype {value.dtype}; pass real numbers (float or int).")
         return value.detach().cpu()
     try:
         array = np.asarray(value)
@@ -46,7 +50,17 @@ def _to_tensor(value: Any, name: str):
         ) from exc
     if array.dtype == object:
         raise DataError(f"{name} holds Python objects (dtype=object); pass numeric arrays.")
-    return torch.as_tensor(array)
+    if array.dtype.kind not in "biuf":
+        raise DataError(
+            f"{name} has dtype {array.dtype} (not real numbers); encode text or complex values as "
+            "float or int arrays before tuning."
+        )
+    try:
+        return torch.as_tensor(array)
+    except (TypeError, RuntimeError) as exc:  # e.g. uint32 on older torch
+        raise DataError(
+            f"{name} with dtype {array.dtype} cannot become a tensor ({exc})."
+        ) from None
 
 
 def as_tensors(data: Any, *, task: str, groups: Any = None) -> TuneData:
@@ -99,6 +113,11 @@ def as_tensors(data: Any, *, task: str, groups: Any = None) -> TuneData:
             raise DataError(
                 "classification targets must be integer class ids; got fractional values (use task='regression')."
             )
+        if y.numel() != X.shape[0]:
+            raise DataError(
+                f"classification targets must be one class id per sample; y has shape "
+                f"{tuple(y.shape)} for {X.shape[0]} samples."
+            )
         y = y.long().reshape(-1)
         if int(y.min()) < 0:
             raise DataError(f"classification targets must be class ids >= 0; got {int(y.min())}.")
@@ -137,13 +156,26 @@ def load_data_file(path: str | Path, *, target: str | None = None, trust: bool =
     if suffix == ".npz":
         import numpy as np
 
-        with np.load(path, allow_pickle=False) as archive:
-            missing = [k for k in ("X", "y") if k not in archive.files]
-            if missing:
-                raise DataError(
-                    f"{path}: arrays {missing} are missing (found {archive.files}); save with np.savez(path, X=X, y=y)."
-                )
-            return archive["X"], archive["y"]
+        try:
+            with np.load(path, allow_pickle=False) as archive:
+                if not hasattr(archive, "files"):  # a bare .npy saved under .npz
+                    raise DataError(
+                        f"{path}: holds one array, not X and y; save with np.savez(path, X=X, y=y)."
+                    )
+                missing = [k for k in ("X", "y") if k not in archive.files]
+                if missing:
+                    raise DataError(
+                        f"{path}: arrays {missing} are missing (found {archive.files}); save with np.savez(path, X=X, y=y)."
+                    )
+                return archive["X"], archive["y"]
+        except DataError:
+            raise
+        except Exception as exc:  # numpy raises many types for a bad archive
+            text = " ".join(str(exc).split())[:160]
+            raise DataError(
+                f"{path}: not a readable .npz archive ({type(exc).__name__}: {text}); "
+                "save with np.savez(path, X=X, y=y) (object arrays are refused)."
+            ) from None
     if suffix in (".pt", ".pth"):
         import pickle
 
@@ -172,8 +204,9 @@ def load_data_file(path: str | Path, *, target: str | None = None, trust: bool =
         try:
             frame = pd.read_csv(path) if suffix == ".csv" else pd.read_parquet(path)
         except Exception as exc:
+            text = " ".join(str(exc).split())[:160]
             raise DataError(
-                f"{path}: cannot be read as {suffix[1:]} ({type(exc).__name__}: {exc})."
+                f"{path}: cannot be read as {suffix[1:]} ({type(exc).__name__}: {text})."
             ) from exc
         if target not in frame.columns:
             raise DataError(

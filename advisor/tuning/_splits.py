@@ -55,6 +55,12 @@ def make_folds(
         pairs = list(splitter.split(placeholder))
     elif task == "classification":
         counts = np.bincount(y.astype(np.int64))
+        present = np.flatnonzero(counts)
+        if len(present) < 2:
+            raise DataError(
+                f"the labels hold a single class ({int(present[0])}, all {n} samples); "
+                "classification needs at least 2 classes: check the target column, or pass --task regression."
+            )
         smallest = counts[counts > 0].min()
         if smallest < folds:
             raise DataError(

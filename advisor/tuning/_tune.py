@@ -35,6 +35,7 @@ from advisor.tuning._space import (
 from advisor.tuning._splits import TASKS, make_folds
 from advisor.tuning._study import STATUS_ATTR, TrialBudget, open_storage
 from advisor.tuning._train import TrialDiverged, choose_folds_mode, cross_validate, metric_info
+from advisor.tuning._validate import check_model
 
 __all__ = ["PRUNERS", "tune"]
 
@@ -252,6 +253,10 @@ def tune(
         if space == "full"
         else rules_stack(resolve_stack(stack), later_stages=later_stages)
     )
+    # Build the model, one forward pass, the loss on the labels: a broken factory or a shape
+    # mismatch is one line here, before a study or a journal file exists.
+    initial_params = {p.technique: {k: p.params[k] for k in p.search_space} for p in the_stack}
+    check_model(model_fn, X, y, task=task, params=initial_params)
     metric, direction = metric_info(task)
     storage_obj, storage_desc = open_storage(storage)
     name = study_name or _default_study_name(model_fn, X, task, folds, seed, space, the_stack)
@@ -278,7 +283,6 @@ def tune(
         if initial:
             study.enqueue_trial(initial, skip_if_exists=True)  # the engine's recommendation first
 
-    initial_params = {p.technique: {k: p.params[k] for k in p.search_space} for p in the_stack}
     mode, reason = choose_folds_mode(
         model_fn,
         the_stack,

@@ -116,6 +116,7 @@ def test_update_then_compare_baseline(capsys, tmp_path, monkeypatch, overfit_csv
     code, _, err = run(["check", str(MNIST), "--baseline", str(base), "--update-baseline"], capsys)
     assert code == 0 and "wrote baseline" in err and base.is_file()
     assert json.loads(base.read_text())["primary"] == "val_loss"
+    assert json.loads(base.read_text())["advisor_baseline"] == 2
     code, out, _ = run(["check", str(MNIST), "--baseline", str(base), "--format", "json"], capsys)
     assert code == 0
     assert {c["id"] for c in json.loads(out)["checks"]} >= {"baseline.best_val", "baseline.gap"}
@@ -195,3 +196,100 @@ def test_fail_on_as_toml_string(capsys, tmp_path, monkeypatch):
     assert code == 1 and json.loads(out)["checks"][0]["threshold"] == ["good_fit", "overfitting"]
     code, _, _ = run(["check", str(MNIST), "--fail-on", "none"], capsys)
     assert code == 0
+
+
+def _seed_csv(path, level, seed, *, keys=("train_loss", "val_loss", "val_acc"), acc_top=0.97):
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    rows = [f"epoch,{','.join(keys)}"]
+    for e in range(30):
+        val = level + 2 * np.exp(-e / 4) + rng.normal(0, 0.004)
+        train = level - 0.05 + 2 * np.exp(-e / 4) + rng.normal(0, 0.004)
+        acc = acc_top - 0.5 * np.exp(-e / 4) + rng.normal(0, 0.001)
+        rows.append(f"{e},{train:.5f},{val:.5f},{acc:.5f}")
+    path.write_text("\n".join(rows) + "\n")
+    return path
+
+
+@pytest.fixture()
+def seeds(tmp_path):
+    folder = tmp_path / "seeds"
+    folder.mkdir()
+    return [_seed_csv(folder / f"seed{s}.csv", 0.1, s) for s in range(6)]
+
+
+def test_baseline_from_several_runs(capsys, tmp_path, monkeypatch, seeds):
+    monkeypatch.chdir(tmp_path)
+    good = _seed_csv(tmp_path / "good.csv", 0.1, 50)
+    args = ["check", str(good), "--baseline-from", *map(str, seeds), "--format", "json"]
+    code, out, _ = run(args, capsys)
+    data = json.loads(out)
+    assert code == 0, out
+    assert data["baseline"] == "6 run(s) from --baseline-from"
+    assert data["measurements"]["baseline_test"]["n_runs"] == 6
+    # Renamed columns and 3x worse: fails (not a silent pass).
+    bad = _seed_csv(
+        tmp_path / "bad.csv", 0.3, 51, keys=("train_loss", "valid_loss", "val_accuracy")
+    )
+    code, out, _ = run(
+        ["check", str(bad), "--baseline-from", str(seeds[0]), str(seeds[1]), "--format", "json"],
+        capsys,
+    )
+    assert code == 1
+    assert {c["id"]: c["status"] for c in json.loads(out)["checks"]}["baseline.best_val"] == "FAIL"
+    # A quoted glob works too, and writes the fingerprint with --update-baseline.
+    base = tmp_path / "fp.json"
+    code, _, err = run(
+        [
+            "check",
+            str(seeds[0]),
+            "--baseline-from",
+            str(tmp_path / "seeds" / "seed*.csv"),
+            "--baseline",
+            str(base),
+            "--update-baseline",
+        ],
+        capsys,
+    )
+    assert code == 0 and "from 6 run(s)" in err
+    assert json.loads(base.read_text())["n_runs"] == 6
+
+
+def test_update_baseline_refuses_a_failing_run_unless_forced(capsys, tmp_path, monkeypatch, seeds):
+    monkeypatch.chdir(tmp_path)
+    base = tmp_path / "advisor-baseline.json"
+    code, _, _ = run(
+        [
+            "check",
+            str(seeds[0]),
+            "--baseline-from",
+            *map(str, seeds[1:]),
+            "--baseline",
+            str(base),
+            "--update-baseline",
+        ],
+        capsys,
+    )
+    assert code == 0
+    before = base.read_bytes()
+    bad = _seed_csv(tmp_path / "bad.csv", 0.3, 60)
+    code, _, err = run(["check", str(bad), "--baseline", str(base), "--update-baseline"], capsys)
+    assert code == 1 and "not updated" in err and "--force" in err
+    assert base.read_bytes() == before
+    code, _, err = run(
+        ["check", str(bad), "--baseline", str(base), "--update-baseline", "--force"], capsys
+    )
+    assert code == 0 and "wrote baseline" in err
+    assert json.loads(base.read_text())["sources"] == [str(bad)]
+
+
+def test_sarif_format(capsys, tmp_path, monkeypatch, overfit_csv):
+    monkeypatch.chdir(tmp_path)
+    code, out, _ = run(["check", str(overfit_csv), "--format", "sarif"], capsys)
+    assert code == 1
+    log = json.loads(out)
+    assert log["version"] == "2.1.0"
+    result = log["runs"][0]["results"][0]
+    assert result["ruleId"] == "verdict" and result["level"] == "error"
+    assert result["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] == "overfit.csv"

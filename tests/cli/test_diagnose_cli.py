@@ -81,12 +81,11 @@ def test_markdown_report_written_with_force(capsys, tmp_path):
     [
         ("metrics.csv", b"", "empty"),
         ("metrics.csv", b"epoch,train_loss,val_loss\n0,0.5,0.6\n", "epoch"),
-        ("metrics.csv", b"epoch,train_loss\n0,0.5\n1,0.4\n2,0.3\n", "validation"),
         ("metrics.csv", b"epoch,train_loss,val_loss\n0,abc,def\n1,ghi,jkl\n", ""),
         ("metrics.csv", b"foo,bar\n1,2\n3,4\n", ""),
         ("metrics.csv", bytes(range(256)) * 4, ""),
     ],
-    ids=["empty", "one-epoch", "no-validation", "non-numeric", "unknown-columns", "binary"],
+    ids=["empty", "one-epoch", "non-numeric", "unknown-columns", "binary"],
 )
 def test_bad_input_exit_2_one_line(capsys, tmp_path, name, content, needle):
     path = tmp_path / name
@@ -170,3 +169,55 @@ def test_corrupt_weights_file_is_reported_as_a_bad_checkpoint(capsys, tmp_path, 
     assert code == 2
     assert err.count("\n") == 1 and "Traceback" not in err
     assert f"{bad}:" in err and ("checkpoint" in err or "safetensors file" in err)
+
+
+def test_training_only_log_is_judged_with_a_caveat(capsys, tmp_path):
+    path = tmp_path / "metrics.csv"
+    rows = "".join(f"{e},{2.0 * 0.5**e + 0.1:.6f}\n" for e in range(30))
+    path.write_text("epoch,train_loss\n" + rows)
+    code, out, err = run(["diagnose", str(path), "--format", "json"], capsys)
+    assert code == 0, err
+    fit = json.loads(out)["fit"]
+    assert fit["train_only"] is True and fit["verdict"] == "good_fit"
+    assert any("validation series" in c for c in fit["caveats"])
+
+
+def test_all_nan_loss_is_diverging_with_lower_learning_rate_first(capsys, tmp_path):
+    path = tmp_path / "metrics.csv"
+    rows = "".join(f"{e},nan,nan,{0.1 + 0.01 * (e % 2):.3f}\n" for e in range(15))
+    path.write_text("epoch,train_loss,val_loss,val_acc\n" + rows)
+    code, out, err = run(["diagnose", str(path), "--format", "json", "--classes", "10"], capsys)
+    assert code == 0, err
+    result = json.loads(out)
+    assert result["fit"]["verdict"] == "diverging" and result["fit"]["first_nonfinite_epoch"] == 0
+    techniques = [r["technique"] for r in result["recommendations"]]
+    assert techniques[0] == "lower_learning_rate" and "increase_capacity" not in techniques
+
+
+def test_accuracy_named_with_val_is_higher_is_better(capsys, tmp_path):
+    path = tmp_path / "results.csv"
+    rows = "".join(f"{e},{1 / (e + 1):.4f},{min(0.9, 0.3 + 0.05 * e):.4f}\n" for e in range(20))
+    path.write_text("epoch,train/loss,metrics/accuracy_top1\n" + rows)
+    code, out, err = run(
+        ["diagnose", str(path), "--val", "metrics/accuracy_top1", "--format", "json"], capsys
+    )
+    assert code == 0, err
+    fit = json.loads(out)["fit"]
+    assert fit["primary"]["mode"] == "max"
+    code, out, err = run(["diagnose", str(path), "--metric", "top1", "--format", "json"], capsys)
+    assert code == 0, err
+    assert json.loads(out)["fit"]["stop"]["metric"] == "top1"
+    code, out, err = run(
+        [
+            "diagnose",
+            str(path),
+            "--val",
+            "metrics/accuracy_top1",
+            "--mode",
+            "min",
+            "--format",
+            "json",
+        ],
+        capsys,
+    )
+    assert code == 0 and json.loads(out)["fit"]["primary"]["mode"] == "min"

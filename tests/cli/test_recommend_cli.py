@@ -189,3 +189,19 @@ def test_user_rules_listed_as_user(capsys, tmp_path):
     assert team["builtin"] is False and team["concern"] == "team"
     code, out, _ = run(["rules", "list", "--rules", str(rules)], capsys)
     assert code == 0 and "(user)" in out
+
+
+@pytest.mark.parametrize(
+    ("argv", "needle"),
+    [
+        (["--params", "1e300", "--samples", "1", "--classes", "1000000"], "between"),
+        (["--params", "1e300"], "--params (declared params): params (number of trainable"),
+        (["--samples", "1"], "must be between 2 and 1e+12, got 1"),
+        (["--classes", "2000000"], "between 1 and 1,000,000"),
+        (["--samples", "50", "--classes", "100"], "samples must be >= classes"),
+    ],
+)
+def test_declared_facts_outside_physical_range_exit_2(capsys, argv, needle):
+    code, out, err = run(["recommend", *argv], capsys)
+    assert code == 2 and out == ""
+    assert needle in err and len(err.strip().splitlines()) == 1 and "Traceback" not in err

@@ -146,3 +146,70 @@ def test_stack_from_advisor_diagnose_of_real_curves(inputs, capsys, bundled_real
     )
     assert code == 0, err
     assert json.loads(out)["best"]["stack"]["pieces"]  # the diagnosis recommended a stack
+
+
+_BAD_MODELS = """
+import torch
+from torch import nn
+
+
+def raises():
+    raise ValueError("hidden size must be even")
+
+
+def wide():
+    return nn.Sequential(nn.Linear(8, 16), nn.ReLU(), nn.Linear(16, 3))
+
+
+def two_classes():
+    return nn.Sequential(nn.Linear(6, 2))
+
+
+def not_a_module():
+    return 42
+"""
+
+
+@pytest.mark.parametrize(
+    ("model", "needles"),
+    [
+        ("bad_models.py:raises", ["raised ValueError: hidden size must be even"]),
+        ("broken_import.py:make", ["importing", "ModuleNotFoundError", "no_such_package_xyz"]),
+        ("syntax_error.py:make", ["importing", "failed at line 1", "SyntaxError"]),
+        ("bad_models.py:wide", ["(8, 6)", "inputs of width 8", "first layer 0: Linear"]),
+        ("bad_models.py:two_classes", ["shape (8, 2)", "3 classes", "output 3 logits"]),
+        ("bad_models.py:not_a_module", ["must return a torch.nn.Module, got int"]),
+    ],
+)
+def test_broken_model_is_one_line_and_creates_nothing(inputs, capsys, model, needles):
+    (inputs / "bad_models.py").write_text(_BAD_MODELS)
+    (inputs / "broken_import.py").write_text("import no_such_package_xyz\n")
+    (inputs / "syntax_error.py").write_text("def make(:\n")
+    args = [*BASE, "--stack", "stack.json", "--trials", "1"]
+    args[args.index("--model") + 1] = model
+    code, out, err = _run(args, capsys)
+    assert code == 2 and out == "" and "Traceback" not in err, err
+    assert err.count("\n") == 1 and all(n in err for n in needles), err
+    assert not (inputs / ".advisor").exists()  # no journal before the input is validated
+
+
+@pytest.mark.parametrize(
+    ("labels", "needle"),
+    [
+        ("single", "the labels hold a single class (0, all 90 samples)"),
+        ("rare", "the rarest class has 2 samples, fewer than folds=3; pass --folds 2"),
+    ],
+)
+def test_bad_labels_are_one_line_and_create_nothing(inputs, capsys, labels, needle):
+    import numpy as np
+
+    X = np.random.default_rng(0).normal(size=(90, 6)).astype("float32")
+    y = np.zeros(90, dtype=np.int64)
+    if labels == "rare":
+        y[:45], y[-2:] = 1, 2
+    np.savez(inputs / "d.npz", X=X, y=y)
+    for extra in ([], ["--fit", "overfitting"]):  # with --stack, and from the rules engine
+        stack = ["--stack", "stack.json"] if not extra else []
+        code, _out, err = _run([*BASE, *stack, *extra, "--trials", "1"], capsys)
+        assert code == 2 and needle in err and err.count("\n") == 1, err
+        assert not (inputs / ".advisor").exists()

@@ -11,8 +11,9 @@ from hypothesis import strategies as st
 from rich.console import Console
 
 from advisor.curves import Curves, Series
-from advisor.curves._diagnosis import VERDICTS, FitDiagnosis, diagnose_fit, sparkline
+from advisor.curves._diagnosis import VERDICTS, FitDiagnosis, diagnose_fit
 from advisor.errors import CurveFormatError
+from advisor.report._fit_view import sparkline
 
 E = np.arange(60, dtype=float)
 RNG = np.random.default_rng(0)
@@ -173,9 +174,10 @@ def test_loss_up_accuracy_up_reports_both_readings():
     acc = noisy(0.5 + 0.4 * (1 - np.exp(-E / 25)), 0.002)
     base = diagnose_fit(make(TRAIN, OVERFIT_VAL))
     fit = diagnose_fit(make(TRAIN, OVERFIT_VAL, acc=acc))
-    assert fit.verdict == "overfitting"
-    assert fit.confidence == pytest.approx(base.confidence * 0.5)
-    assert any("Two readings disagree" in e for e in fit.evidence)
+    assert fit.verdict == base.verdict == "overfitting"
+    # The stop follows accuracy (still improving at the end), the verdict the loss; both are said.
+    assert fit.stop_metric == "accuracy" and fit.stop_epoch > base.stop_epoch
+    assert any("Loss and accuracy disagree" in e for e in fit.evidence)
 
 
 def test_val_only_run_lowers_confidence():
@@ -187,9 +189,17 @@ def test_val_only_run_lowers_confidence():
     assert any("No matching train series" in c for c in val_only.caveats)
 
 
-def test_no_validation_series_is_a_clear_error():
-    with pytest.raises(CurveFormatError, match="no validation series.*--val"):
-        diagnose_fit(make(TRAIN, None))
+def test_training_series_only_is_judged_with_a_caveat():
+    fit = diagnose_fit(make(noisy(2 * np.exp(-E / 5) + 0.05, 0.005), None))
+    assert fit.train_only and fit.verdict == "good_fit"
+    assert any("need a validation series" in c for c in fit.caveats)
+    still = diagnose_fit(make(SLOW_VAL, None))
+    assert still.verdict == "not_converged"
+
+
+def test_all_nan_training_loss_without_validation_is_diverging():
+    fit = diagnose_fit(make(np.full(20, np.nan), None))
+    assert fit.verdict == "diverging" and fit.first_nonfinite_epoch == 0
 
 
 def test_one_epoch_is_a_clear_error():
@@ -229,7 +239,9 @@ def test_two_head_losses_are_summed():
 def test_metric_argument_selects_series_or_errors():
     acc = noisy(0.5 + 0.4 * (1 - np.exp(-E / 8)), 0.003)
     fit = diagnose_fit(make(TRAIN, GOOD_VAL, acc=acc), metric="accuracy")
-    assert fit.primary_key == "val_acc"
+    assert fit.primary_key == "val_loss" and fit.stop_key == "val_acc"
+    by_loss = diagnose_fit(make(TRAIN, GOOD_VAL, acc=acc), metric="loss")
+    assert by_loss.stop_key == "val_loss"
     with pytest.raises(CurveFormatError, match="no validation series named 'f1'"):
         diagnose_fit(make(TRAIN, GOOD_VAL), metric="f1")
 

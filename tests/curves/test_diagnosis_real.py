@@ -87,7 +87,7 @@ def test_chance_level_inferred_for_eeg(real_curves_dir):
 
 def test_loss_up_accuracy_up_gives_both_readings(real_curves_dir):
     fit = diagnose_fit(load_curves(real_curves_dir / "keras/voiceid-speaker250-50ep.log"))
-    assert any("Two readings disagree" in e for e in fit.evidence)
+    assert any("disagree" in e for e in fit.evidence)
 
 
 def test_no_validation_file_is_a_clear_error(real_curves_dir):

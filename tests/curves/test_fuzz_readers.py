@@ -18,7 +18,9 @@ BUNDLED = Path(__file__).resolve().parents[1] / "data" / "real"
 REAL_FILES = sorted(p for p in BUNDLED.iterdir() if p.suffix in (".csv", ".json", ".tfevents"))
 _TMP = Path(tempfile.mkdtemp(prefix="advisor-fuzz-"))
 atexit.register(shutil.rmtree, _TMP, True)
-FUZZ = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+# 7 tests x 150 = 1,050 cases; with tests/inspect/test_fuzz_checkpoints.py (checkpoints and
+# advisor tune inputs, 9,400 cases) the fuzzing generates 10,450 cases per CI run.
+FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 def read_bytes_as(data: bytes, name: str) -> None:

@@ -500,3 +500,44 @@ def test_version_dir_with_only_hparams(tmp_path):
     (tmp_path / "hparams.yaml").write_text("lr: 0.1\n")
     with pytest.raises(CurveFormatError, match="holds hparams.yaml but no metrics.csv"):
         load_curves(tmp_path)
+
+
+_CSV = "epoch,train_loss,val_loss\n0,1.0,1.1\n1,0.9,1.0\n2,0.8,1.0\n"
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"\xef\xbb\xbf" + _CSV.encode(),  # UTF-8 with BOM
+        _CSV.encode("utf-16"),  # BOM + native order (LE here)
+        b"\xfe\xff" + _CSV.encode("utf-16-be"),
+        b"\xff\xfe" + _CSV.encode("utf-16-le"),
+        _CSV.encode("utf-16-le"),  # no BOM: recognised by its zero bytes
+        _CSV.encode("utf-32"),
+    ],
+    ids=["utf-8-sig", "utf-16", "utf-16-be", "utf-16-le", "utf-16-le-no-bom", "utf-32"],
+)
+def test_encoded_csv_is_decoded_not_called_binary(tmp_path, data):
+    c = load_curves(write(tmp_path, "metrics.csv", data))
+    assert c.train_loss.values.tolist() == [1.0, 0.9, 0.8]
+    assert c.val_loss.values.tolist() == [1.1, 1.0, 1.0]
+    assert not any("epoch" in n and "dropped" in n for n in c.notes)
+
+
+def test_non_utf8_bytes_in_csv_header_name_the_expected_encoding(tmp_path):
+    with pytest.raises(CurveFormatError) as info:
+        load_curves(write(tmp_path, "metrics.csv", b"\xb5\xd1" + _CSV.encode()))
+    message = str(info.value)
+    assert "\n" not in message and "0xb5" in message and "not UTF-8" in message
+    assert "re-save the log as UTF-8" in message
+
+
+def test_truncated_utf16_is_one_line(tmp_path):
+    with pytest.raises(CurveFormatError, match="not valid UTF-16 LE.*re-save the log as UTF-8"):
+        load_curves(write(tmp_path, "metrics.csv", _CSV.encode("utf-16")[:-1]))
+
+
+def test_literal_replacement_character_in_a_utf8_header_is_not_an_encoding_error(tmp_path):
+    text = "epoch,train_loss,val_loss,note\ufffd\n0,1.0,1.1,1\n1,0.9,1.0,1\n"
+    c = load_curves(write(tmp_path, "metrics.csv", text.encode()))
+    assert c.train_loss.values.tolist() == [1.0, 0.9]

@@ -13,7 +13,7 @@ declared = st.fixed_dictionaries(
     {},
     optional={
         "task": st.sampled_from(TASKS),
-        "samples": st.integers(1, 5_000_000),
+        "samples": st.integers(2, 5_000_000),
         "classes": st.integers(1, 5000),
         "params": st.floats(1e3, 1e10),
         "depth": st.integers(1, 300),
@@ -28,6 +28,9 @@ declared = st.fixed_dictionaries(
         "has_batchnorm": st.booleans(),
         "weight_decay": st.floats(0, 0.5),
     },
+).map(
+    # Declared samples must cover the declared classes (fewer is a ConfigError, tested elsewhere).
+    lambda d: {**d, "samples": max(d["samples"], d.get("classes", 0))} if "samples" in d else d
 )
 measured = st.fixed_dictionaries(
     {},

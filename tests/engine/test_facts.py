@@ -45,7 +45,7 @@ def test_derived_facts():
 @pytest.mark.parametrize(
     ("samples", "size"),
     [
-        (1, "small"),
+        (2, "small"),  # the fewest samples allowed
         (SIZE_THRESHOLDS["small"] - 1, "small"),
         (SIZE_THRESHOLDS["small"], "medium"),
         (SIZE_THRESHOLDS["large"] - 1, "medium"),
@@ -95,7 +95,10 @@ def test_has_dropout_rate_and_dashed_keys():
     [
         ({"budget": "huge"}, r"budget must be one of low, medium, high, got 'huge'"),
         ({"task": "imag"}, r"did you mean 'image'"),
-        ({"samples": 0}, r"samples must be >= 1, got 0"),
+        (
+            {"samples": 0},
+            r"samples \(number of training examples\) must be between 2 and 1e\+12, got 0",
+        ),
         ({"samples": 2.5}, r"whole number"),
         ({"samples": "many"}, r"must be a number"),
         ({"pretrained": "maybe"}, r"true or false"),
@@ -218,3 +221,41 @@ def test_fit_gap_dict_uses_relative_end_gap():
     }
     facts = build_facts(fit=fit)
     assert facts["gap"] == 1.5 and facts["noise"] == 0.2
+
+
+@pytest.mark.parametrize(
+    ("declared", "needle"),
+    [
+        ({"params": 1e300}, "params (number of trainable parameters) must be between 1 and 1e+13"),
+        ({"params": 0.5}, "between 1 and 1e+13"),
+        ({"samples": 1}, "samples (number of training examples) must be between 2 and 1e+12"),
+        ({"classes": 0}, "must be between 1 and 1,000,000"),
+        ({"classes": 2_000_000}, "must be between 1 and 1,000,000"),
+        ({"batch_size": 0}, "batch_size (training batch size) must be between 1 and"),
+        ({"gpu_hours": -1}, "gpu_hours"),
+        ({"gpu_hours": 1e12}, "between 0 and 1e+09"),
+        ({"depth": 10**7}, "depth"),
+        ({"samples": 10, "classes": 1000}, "samples must be >= classes"),
+    ],
+)
+def test_declared_facts_outside_physical_range_are_one_line_errors(declared, needle):
+    from advisor.engine import validate_declared
+
+    for check in (validate_declared, lambda d: build_facts(declared=d)):
+        with pytest.raises(ConfigError) as info:
+            check(declared)
+        assert needle in str(info.value) and "\n" not in str(info.value)
+
+
+def test_declared_range_edges_are_accepted():
+    from advisor.engine import validate_declared
+
+    ok = {"params": 1e13, "samples": 2, "classes": 2, "batch_size": 1, "gpu_hours": 0}
+    assert validate_declared(ok) == ok
+    # classes = 1 declares regression and needs no more samples than that.
+    assert build_facts(declared={"samples": 2, "classes": 1})["classification"] is False
+
+
+def test_declared_range_error_names_the_flag():
+    with pytest.raises(ConfigError, match=r"^--samples \(declared samples\)"):
+        build_facts(declared={"samples": 1}, sources={"samples": "--samples"})

@@ -237,3 +237,36 @@ def test_set_values_must_match_the_parameter_type(default, value, problem):
 
     found = _value_problem(default, value)
     assert (found is None) if problem is None else (problem in found)
+
+
+@pytest.mark.parametrize(
+    ("when", "needle"),
+    [
+        ("9**9**9**9 > 1", "exponent of ** must be a number literal between -16 and 16"),
+        ("samples ** samples > 1", "exponent of ** must be a number literal"),
+        ("samples > 1e999", "beyond +-1e+18"),
+        ("samples > 10**30", "raises to the power '30'"),
+        ("task == 'image' and task * 100000000 == 'x'", "arithmetic needs numbers"),
+        ("params" + " * 1e18" * 17 + " > 1", "too large"),
+    ],
+)
+def test_lint_bounds_the_cost_of_every_condition(tmp_path, when, needle):
+    """Conditions that would only fail (or hang) at evaluation are lint problems naming the rule."""
+    bare = GOOD.split("cases.fire")[0].replace(
+        "when = \"task == 'image' and samples < 1000\"", f'when = "{when}"'
+    )
+    write(tmp_path, "team.toml", bare)
+    _rules, problems = lint_rules(tmp_path)
+    assert len(problems) == 1, problems
+    assert "rule TEAM-001: when:" in problems[0] and needle in problems[0]
+    assert repr(when) in problems[0]  # the condition itself is quoted
+
+
+def test_lint_evaluates_conditions_of_rules_with_cases(tmp_path):
+    text = GOOD.replace(
+        "when = \"task == 'image' and samples < 1000\"",
+        "when = \"task == 'image' and samples < 1000 or no_flip * 'x' == 1\"",
+    )
+    write(tmp_path, "team.toml", text)
+    problems = lint_rules(tmp_path)[1]
+    assert problems and all("rule TEAM-001: when:" in p for p in problems)

@@ -78,8 +78,16 @@ def test_missing_and_malformed_baseline(tmp_path):
         read_baseline(bad)
 
 
-def test_baseline_for_another_series_is_warn(baseline_file):
+def test_baseline_series_matched_by_normalised_name(baseline_file):
     data = json.loads(baseline_file.read_text())
-    data["primary"] = "eval_loss"
+    data["primary"] = "eval_loss"  # the same (val, loss) series under another logged name
     report = check(make(0.3), baseline=data)
-    assert {r.id: r.status for r in report.results}["baseline.best_val"] is Status.WARN
+    assert {r.id: r.status for r in report.results}["baseline.best_val"] is Status.PASS
+    data["primary"] = "val_f1"  # a series this run does not log: FAIL, not a silent pass
+    report = check(make(0.3), baseline=data)
+    result = next(r for r in report.results if r.id == "baseline.best_val")
+    assert (
+        result.status is Status.FAIL
+        and "'val_f1'" in result.message
+        and "val_loss" in result.message
+    )

@@ -87,3 +87,43 @@ def test_render_dispatch_and_bad_format(failing):
     assert render(failing, "json").startswith("{")
     with pytest.raises(ConfigError, match="format of advisor check must be one of"):
         render(failing, "xml")
+
+
+def test_sarif_is_valid_sarif_2_1_0(failing):
+    """Validated against a reduced, hand-written SARIF 2.1.0 schema (tests/data/schemas/)."""
+    jsonschema = pytest.importorskip("jsonschema")
+    from pathlib import Path
+
+    schema_path = (
+        Path(__file__).resolve().parents[1] / "data" / "schemas" / "sarif-2.1.0-reduced.schema.json"
+    )
+    schema = json.loads(schema_path.read_text())
+    failing.results[1].status = failing.results[1].status.__class__.WARN
+    log = json.loads(render(failing, "sarif"))
+    jsonschema.validate(log, schema)
+    assert log["version"] == "2.1.0" and len(log["runs"]) == 1
+    driver = log["runs"][0]["tool"]["driver"]
+    assert driver["name"] == "advisor" and driver["version"]
+    assert [r["id"] for r in driver["rules"]] == ["verdict", "max_gap", "max_val_rise"]
+    assert all(r["fullDescription"]["text"] for r in driver["rules"])
+    results = log["runs"][0]["results"]
+    assert [(r["ruleId"], r["level"]) for r in results] == [
+        ("verdict", "error"),
+        ("max_gap", "warning"),
+        ("max_val_rise", "error"),
+    ]
+    loc = results[0]["locations"][0]["physicalLocation"]["artifactLocation"]["uri"]
+    assert loc == "runs/v0/metrics.csv"
+    assert results[0]["message"]["text"].startswith("FAIL fit verdict")
+    # A misspelt property is caught by the schema.
+    bad = json.loads(render(failing, "sarif"))
+    bad["runs"][0]["results"][0]["levle"] = "error"
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(bad, schema)
+
+
+def test_sarif_of_a_passing_run_has_no_results(failing):
+    for r in failing.results:
+        r.status = r.status.__class__.PASS
+    log = json.loads(render(failing, "sarif"))
+    assert log["runs"][0]["results"] == []

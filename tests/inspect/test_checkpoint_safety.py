@@ -169,3 +169,32 @@ def test_bad_options(tmp_path):
     with pytest.raises(ConfigError, match=r"nn\.Module"):
         inspect_module("not a module")
     assert issubclass(CheckpointError, AdvisorError)
+
+
+def test_raw_malicious_pickle_is_one_clear_line_like_the_zip_case(tmp_path, capsys):
+    from advisor.cli import main
+
+    target = tmp_path / "pwned.txt"
+    path = tmp_path / "evil.pt"
+    path.write_bytes(
+        pickle.dumps({"weight": torch.zeros(2), "x": _CreatesFile(target)}, protocol=4)
+    )
+    with pytest.raises(UnsafeCheckpointError) as info:
+        inspect_checkpoint(path)
+    message = _one_line(info.value)
+    assert "open" in message and "--trust" in message and "code" in message
+    with pytest.raises(SystemExit) as code:
+        main(["diagnose", str(path)])
+    err = capsys.readouterr().err
+    assert code.value.code == 2 and not target.exists()
+    # No torch warning, no truncated "Weights only load failed ..." text: one line.
+    assert err.count("\n") == 1 and "--trust" in err and "Warning" not in err
+
+
+def test_raw_pickle_of_plain_values_names_the_fix(tmp_path):
+    path = tmp_path / "plain.pt"
+    path.write_bytes(pickle.dumps({"weight": [1.0, 2.0]}, protocol=4))
+    with pytest.raises(CheckpointError) as info:
+        inspect_checkpoint(path)
+    message = _one_line(info.value)
+    assert "Weights only load failed" not in message and "torch.save" in message

@@ -42,3 +42,44 @@ def test_fallback_search_patterns(tmp_path):
     (tmp_path / "runs" / "events.out.tfevents.1.host").write_bytes(b"")
     names = sorted(p.name for p in _own_curve_search(tmp_path))
     assert names == ["events.out.tfevents.1.host", "metrics.csv"]
+
+
+def test_ignores_logs_of_unrelated_nested_projects(tmp_path):
+    """exp/model.pt must not read exp/old_project/lightning_logs/version_0/metrics.csv."""
+    ckpt = _ckpt(tmp_path / "exp" / "model.pt")
+    old = tmp_path / "exp" / "old_project" / "lightning_logs" / "version_0"
+    old.mkdir(parents=True)
+    (old / "metrics.csv").write_text("epoch,train_loss,val_loss\n0,1.0,1.1\n1,0.9,1.0\n")
+    (tmp_path / "exp" / "old_project" / "history.json").write_text("{}")
+    assert find_curves_near(ckpt) == []
+    assert inspect_checkpoint(ckpt, spectral=False).curve_files == []
+
+
+def test_logger_layouts_directly_under_the_checkpoint_newest_first(tmp_path):
+    import os
+
+    exp = tmp_path / "exp"
+    ckpt = _ckpt(exp / "model.pt")
+    paths = []
+    for i, rel in enumerate(
+        [
+            "lightning_logs/version_0/metrics.csv",
+            "runs/Jan01_host/events.out.tfevents.1.host",
+            "history.json",
+            "lightning_logs/version_1/metrics.csv",
+        ]
+    ):
+        p = exp / rel
+        p.parent.mkdir(parents=True, exist_ok=True)
+        p.write_text("x")
+        os.utime(p, (1_000_000 + i, 1_000_000 + i))
+        paths.append(p.resolve())
+    found = find_curves_near(ckpt)
+    assert found == paths[::-1]  # the newest run (version_1) is the one used
+    report = inspect_checkpoint(ckpt, spectral=False)
+    from rich.console import Console
+
+    console = Console(width=200, record=True)
+    console.print(report)
+    text = console.export_text()
+    assert f"Learning curves beside the checkpoint: {paths[-1]}" in text and "3 older logs" in text

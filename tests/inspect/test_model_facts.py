@@ -100,3 +100,75 @@ def test_minilm_real_pretrained_checkpoint(minilm_dir):
     assert summary["layers_analysed"] >= 37
     assert summary["fraction_well_trained"] > 0.75 and summary["verdict"] == "well_trained"
     assert 3.0 < summary["alpha_median"] < 5.0
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("inf")])
+def test_diverged_checkpoint_reports_nonfinite_layers(tmp_path, capsys, value):
+    """A diverged run (NaN/inf weights) is a model fact, not an eigvalsh traceback."""
+    import json
+
+    from advisor.cli import main
+
+    net = nn.Sequential(nn.Linear(16, 32), nn.ReLU(), nn.Linear(32, 32), nn.Linear(32, 4))
+    with torch.no_grad():
+        net[0].weight[0, 0] = value
+        net[3].bias[1] = value
+    path = tmp_path / "model.pt"
+    torch.save(net.state_dict(), path)
+    report = inspect_checkpoint(path, device="cpu")
+    assert report.model.nonfinite_layers == 2
+    assert report.model.nonfinite_layer_names == ["0", "3"]
+    notes = {layer.name: layer.note for layer in report.weights.layers}
+    assert "non-finite" in notes["0"] and notes["2"] is None
+    assert inspect_module(net, spectral=False).model.nonfinite_layers == 2
+    clean = inspect_module(nn.Linear(4, 2), spectral=False).model
+    assert clean.nonfinite_layers == 0 and clean.to_dict()["nonfinite_layer_names"] == []
+    with pytest.raises(SystemExit) as code:
+        main(["diagnose", str(path), "--format", "json", "--device", "cpu"])
+    out = capsys.readouterr().out
+    assert code.value.code == 0
+    assert json.loads(out)["model"]["nonfinite_layers"] == 2
+
+
+def test_lone_weights_file_uses_the_config_beside_it(tmp_path):
+    """model.safetensors (or pytorch_model.bin) given alone reads config.json like its directory."""
+    import json
+
+    from safetensors.torch import save_file
+
+    gen = torch.Generator().manual_seed(0)
+    state = {
+        "embeddings.word_embeddings.weight": torch.randn(100, 16, generator=gen),
+        "embeddings.LayerNorm.weight": torch.ones(16),
+        "embeddings.LayerNorm.bias": torch.zeros(16),
+        "encoder.layer.0.attention.self.query.weight": torch.randn(16, 16, generator=gen),
+        "encoder.layer.0.attention.self.key.weight": torch.randn(16, 16, generator=gen),
+        "encoder.layer.0.output.dense.weight": torch.randn(16, 16, generator=gen),
+        "pooler.dense.weight": torch.randn(16, 16, generator=gen),
+        "pooler.dense.bias": torch.zeros(16),
+    }
+    config = {
+        "architectures": ["BertModel"],
+        "model_type": "bert",
+        "hidden_size": 16,
+        "num_hidden_layers": 1,
+        "vocab_size": 100,
+        "hidden_dropout_prob": 0.1,
+        "attention_probs_dropout_prob": 0.1,
+    }
+    save_file(state, str(tmp_path / "model.safetensors"))
+    (tmp_path / "config.json").write_text(json.dumps(config))
+    lone = inspect_checkpoint(tmp_path / "model.safetensors", spectral=False).model
+    whole = inspect_checkpoint(tmp_path, spectral=False).model
+    assert lone.num_classes is None and "classification head" in lone.reasons["num_classes"]
+    assert lone.pretrained is True and lone.dropout_rates == whole.dropout_rates
+    assert lone.to_dict() == whole.to_dict()
+    # The same for a .bin state_dict beside the config; another tool's config.json is ignored.
+    torch.save(state, tmp_path / "pytorch_model.bin")
+    assert inspect_checkpoint(tmp_path / "pytorch_model.bin", spectral=False).model.pretrained
+    other = tmp_path / "other"
+    other.mkdir()
+    save_file(state, str(other / "model.safetensors"))
+    (other / "config.json").write_text(json.dumps({"lr": 0.1}))
+    alone = inspect_checkpoint(other / "model.safetensors", spectral=False).model
+    assert alone.pretrained is None and alone.num_classes == 16

@@ -222,3 +222,17 @@ def test_layer_keeps_its_sorted_spectrum_for_plots_but_not_in_json():
     assert "evals" not in layer.to_dict()
     # the largest eigenvalue of W^T W / N is the squared spectral norm (N = the larger side)
     assert abs(float(layer.evals[-1]) - layer.spectral_norm**2) < 1e-4 * layer.spectral_norm**2
+
+
+def test_nonfinite_layers_are_skipped_with_a_note():
+    bad = torch.randn(64, 32)
+    bad[3, 4] = float("nan")
+    huge = torch.full((64, 32), 1e30)  # finite, but its Gram matrix overflows float32
+    report = analyze_weights(
+        [("ok", "linear", torch.randn(64, 32)), ("nan", "linear", bad), ("huge", "linear", huge)]
+    )
+    ok, nan, big = report.layers
+    assert ok.alpha is not None and ok.note is None
+    assert nan.alpha is None and "non-finite" in nan.note and "diverged" in nan.note
+    assert big.alpha is None and "overflow" in big.note
+    assert report.summary()["layers_skipped"] == 2

@@ -155,7 +155,7 @@ def test_recorder_prints_itself_in_the_terminal():
     rec.log(1, train_loss=0.5)
     console.print(rec)
     text = console.export_text()
-    assert "Recorder: 2 epochs of train_loss" in text and "no diagnosis yet" in text
+    assert "Recorder: 2 epochs of train_loss" in text and "training curve alone" in text
     _overfit_run(full := Recorder())
     console.print(full)
     assert "overfitting" in console.export_text()

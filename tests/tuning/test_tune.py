@@ -1,5 +1,6 @@
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -249,3 +250,27 @@ def test_report_is_written(tmp_path):
     path = tmp_path / "tune.html"
     write_report(result, path, format="html")
     assert "baseline" in path.read_text(encoding="utf-8").lower()
+
+
+def test_model_checked_before_the_storage_exists(tmp_path):
+    """A factory whose model does not fit the data is a ConfigError before any journal is written."""
+    run_tune = tune
+    X, y = blobs(60)
+    journal = tmp_path / "study.journal"
+    for factory, needle in [
+        (lambda: nn.Linear(9, 3), "batch of shape (8, 6)"),
+        (lambda: nn.Linear(6, 1), "3 classes"),
+        (lambda: 1 / 0, "raised ZeroDivisionError"),
+    ]:
+        with pytest.raises(ConfigError, match=re.escape(needle)) as info:
+            run_tune(factory, (X, y), task="classification", stack=STACK, storage=str(journal))
+        assert "\n" not in str(info.value)
+    with pytest.raises(ConfigError, match=re.escape("outputs shape (8, 3) but the targets")):
+        run_tune(
+            lambda: nn.Linear(6, 3),
+            (X, y.astype("float32")),
+            task="regression",
+            stack=STACK,
+            storage=str(journal),
+        )
+    assert not journal.exists()
