@@ -16,6 +16,8 @@ _LAZY = {
     "find_curve_files": "advisor.curves._load",
     "diagnose_fit": "advisor.curves._diagnosis",
     "FitDiagnosis": "advisor.curves._diagnosis",
+    "VERDICTS": "advisor.curves._fit_result",
+    "SEVERITIES": "advisor.curves._fit_result",
 }
 
 __all__ = ["HIGHER_IS_BETTER", "Curves", "Series", *_LAZY]
