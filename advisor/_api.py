@@ -97,7 +97,7 @@ _CHECKPOINT_SUFFIXES = frozenset({".pt", ".pth", ".bin", ".ckpt", ".safetensors"
 
 
 def _is_checkpoint(path: Path) -> str | None:
-    from advisor.inspect._sniff import sniff_checkpoint
+    from advisor.inspect import sniff_checkpoint
 
     kind = sniff_checkpoint(path)
     if kind is None and path.is_file() and path.suffix.lower() in _CHECKPOINT_SUFFIXES:
@@ -113,6 +113,8 @@ def diagnose(
     classes: int | None = None,
     samples: int | None = None,
     task: str | None = None,
+    modality: str | None = None,
+    objective: str | None = None,
     pretrained: bool | None = None,
     budget: str | None = None,
     gpu_hours: float | None = None,
@@ -141,8 +143,9 @@ def diagnose(
             a checkpoint and its logs (a Hugging Face Trainer output).
         curves: ``Curves`` already in memory (instead of, or besides, ``path``).
         model: a ``torch.nn.Module`` to inspect (instead of a checkpoint).
-        classes, samples, task, pretrained, budget, gpu_hours, batch_size, no_flip: declared
-            facts (see the README); ``classes`` also sets the chance-level loss.
+        classes, samples, modality, objective, pretrained, budget, gpu_hours, batch_size,
+            no_flip: declared facts (see the README); ``classes`` also sets the chance-level
+            loss. ``task`` is the deprecated spelling of ``modality``/``objective``.
         rules_dirs: extra rule folders for the engine.
         trust: allow unpickling a full checkpoint object (only for files you trust).
         spectral: run the spectral analysis of the weights.
@@ -176,12 +179,16 @@ def diagnose(
     result = Diagnosis(source=str(path) if path is not None else None)
     if metric is not None and metric_key is None:
         metric_key = metric
+    from advisor._validation import resolve_vocabulary
+
+    modality, objective = resolve_vocabulary(modality=modality, objective=objective, task=task)
     declared = {
         k: v
         for k, v in {
             "classes": classes,
             "samples": samples,
-            "task": task,
+            "modality": modality,
+            "objective": objective,
             "pretrained": pretrained,
             "budget": budget,
             "gpu_hours": gpu_hours,
@@ -235,7 +242,7 @@ def diagnose(
         )
 
     if curves is not None:
-        from advisor.curves._diagnosis import diagnose_fit
+        from advisor.curves import diagnose_fit
 
         result.curves = curves
         if curves.source is not None and str(curves.source) not in result.sources:

@@ -8,12 +8,12 @@ flags always win. Unknown keys are an error with a "did you mean" suggestion.
 
 from __future__ import annotations
 
-import difflib
 import tomllib
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from advisor._validation import did_you_mean
 from advisor.errors import ConfigError
 
 __all__ = ["find_pyproject", "load_tool_config", "validate_keys"]
@@ -57,6 +57,5 @@ def validate_keys(table: dict[str, Any], allowed: Iterable[str], *, where: str) 
     allowed = sorted(set(allowed))
     for key in table:
         if key not in allowed:
-            close = difflib.get_close_matches(key, allowed, n=1)
-            hint = f" Did you mean '{close[0]}'?" if close else f" Allowed: {', '.join(allowed)}."
+            hint = did_you_mean(key, allowed) or f" Allowed: {', '.join(allowed)}."
             raise ConfigError(f"{where}: unknown key '{key}'.{hint}")

@@ -3,7 +3,9 @@
 A result class implements ``to_dict()`` and ``__rich_console__`` itself and inherits this mixin
 for the rest: ``to_json()``, ``_repr_html_()`` (Jupyter) and ``plot()`` (a matplotlib Figure).
 The HTML and plotting code lives in ``advisor.report`` and is imported only when used, so
-results stay cheap to create and imports keep flowing one way.
+results stay cheap to create. These lazy imports, inside the display methods, are the one
+place a lower package reaches up to ``advisor.report`` (the rule is in docs/architecture.md);
+no module imports ``report`` at import time.
 """
 
 from __future__ import annotations

@@ -146,7 +146,11 @@ def third_party(runs: list[dict], fn: Callable, root: Path | None = None) -> dic
             outcomes = []
             for run in runs:
                 curves = load_curves((root or CORPUS) / run["path"])
-                outcomes.append(Outcome(run["id"], run["label"], (), fn(curves, Path(d)), 0.5))
+                try:
+                    verdict = fn(curves, Path(d))
+                except (ValueError, KeyError, IndexError, ZeroDivisionError):
+                    verdict = None  # the tool could not read the run: counted as a miss
+                outcomes.append(Outcome(run["id"], run["label"], (), verdict, 0.5))
         return score(outcomes)
     except ImportError:
         return None

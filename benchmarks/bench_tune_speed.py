@@ -26,9 +26,13 @@ import torch
 from sklearn.datasets import load_digits
 from torch import nn
 
-from advisor.tuning import TrainConfig, make_folds
-from advisor.tuning._config import resolve_device
-from advisor.tuning._train import choose_folds_mode, cross_validate
+from advisor.tuning import (
+    TrainConfig,
+    choose_folds_mode,
+    cross_validate,
+    make_folds,
+    resolve_device,
+)
 
 
 def mlp() -> nn.Module:

@@ -3,8 +3,9 @@
 Run: ``python benchmarks/calibrate_diagnosis.py`` (writes ``advisor/curves/fit_calibration.json``).
 
 For each verdict rule: the development runs it decided, split into up to ``MAX_BINS`` bins of
-its margin (each with at least ``MIN_PER_BIN`` runs), and in each bin the fraction it got right
-with a Beta(1, 1) prior ((right + 1) / (n + 2)), made non-decreasing in the margin. The test
+its margin (each with at least ``MIN_PER_BIN`` runs), and in each bin the fraction it got right,
+shrunk towards the overall development accuracy p by ``PRIOR_WEIGHT`` pseudo-runs
+((right + 2 p) / (n + 2)), made non-decreasing in the margin. The test
 part is never read here; ``bench_diagnosis.py`` reports the calibration error on it.
 """
 
@@ -27,7 +28,10 @@ MAX_BINS = 3
 MIN_PER_BIN = 15
 
 
-def fit_rule(margins: list[float], right: list[bool]) -> dict[str, list[float]]:
+PRIOR_WEIGHT = 2.0  # pseudo-runs of the prior: the overall development accuracy
+
+
+def fit_rule(margins: list[float], right: list[bool], prior: float) -> dict[str, list[float]]:
     order = np.argsort(margins)
     m = np.asarray(margins)[order]
     r = np.asarray(right, dtype=float)[order]
@@ -35,7 +39,7 @@ def fit_rule(margins: list[float], right: list[bool]) -> dict[str, list[float]]:
     chunks = np.array_split(np.arange(len(m)), bins)
     edges, acc = [0.0], []
     for k, idx in enumerate(chunks):
-        acc.append(float((r[idx].sum() + 1) / (len(idx) + 2)))
+        acc.append(float((r[idx].sum() + PRIOR_WEIGHT * prior) / (len(idx) + PRIOR_WEIGHT)))
         if k + 1 < len(chunks):
             edges.append(float((m[idx[-1]] + m[chunks[k + 1][0]]) / 2))
     for k in range(1, len(acc)):  # a larger margin is never less trustworthy
@@ -57,7 +61,9 @@ def main() -> int:
         fit = out.extra["fit"]
         by_rule[out.rule][0].append(fit.margin)
         by_rule[out.rule][1].append(out.right)
-    table = {rule: fit_rule(m, r) for rule, (m, r) in sorted(by_rule.items())}
+    every = [x for _, r in by_rule.values() for x in r]
+    prior = sum(every) / max(len(every), 1)
+    table = {rule: fit_rule(m, r, prior) for rule, (m, r) in sorted(by_rule.items())}
     doc = {
         "about": "confidence per verdict rule and margin bin, fitted on the development part of "
         "benchmarks/corpus by benchmarks/calibrate_diagnosis.py; do not edit by hand",

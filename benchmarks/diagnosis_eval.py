@@ -53,13 +53,25 @@ class Outcome:
         return self.verdict == self.label or self.verdict in self.also
 
 
-def corpus_runs(part: str = "test", corpus: Path = CORPUS) -> list[dict[str, Any]]:
-    """Scored runs of one part of the corpus (``dev``, ``test`` or ``all``)."""
+def judgeable(run: dict[str, Any]) -> bool:
+    """A log with training series only cannot show over- or underfitting (the tool says so)."""
+    train_only = not any(k.startswith("val") for k in run.get("logged", []))
+    return not (train_only and run["label"] in ("overfitting", "underfitting"))
+
+
+def corpus_runs(
+    part: str = "test", corpus: Path = CORPUS, *, only_judgeable: bool = True
+) -> list[dict[str, Any]]:
+    """Scored runs of one part of the corpus (``dev``, ``test`` or ``all``).
+
+    ``only_judgeable`` leaves out training-only logs labelled over/underfitting (see ``judgeable``).
+    """
     path = corpus / "labels.jsonl"
     if not path.exists():
         raise FileNotFoundError(f"{path}: no corpus; run benchmarks/corpus/generate.py first.")
     runs = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-    return [r for r in runs if r.get("scored") and (part == "all" or r.get("part") == part)]
+    runs = [r for r in runs if r.get("scored") and (part == "all" or r.get("part") == part)]
+    return [r for r in runs if judgeable(r)] if only_judgeable else runs
 
 
 def regret(test_loss: list[float | None], index: int | None) -> float | None:
@@ -74,8 +86,13 @@ def regret(test_loss: list[float | None], index: int | None) -> float | None:
     return float((at - best) / best)
 
 
-def diagnose_run(run: dict[str, Any], corpus: Path = CORPUS, **kwargs: Any) -> Outcome:
+def diagnose_run(
+    run: dict[str, Any], corpus: Path = CORPUS, *, declare: bool = True, **kwargs: Any
+) -> Outcome:
+    """Diagnose one corpus run; ``declare`` passes the class count as a user would (``--classes``)."""
     out = Outcome(run["id"], run["label"], (), None, 0.0)
+    if declare and run.get("classes") and run["classes"] >= 2:
+        kwargs.setdefault("classes", int(run["classes"]))
     try:
         fit = diagnose_fit(load_curves(corpus / run["path"]), **kwargs)
     except AdvisorError as exc:

@@ -205,7 +205,7 @@ def check(
     """
     from advisor.cli._console import err_console
     from advisor.gate import check as run_check
-    from advisor.gate._render import render
+    from advisor.gate import render
 
     target = (
         baseline if baseline is not None else (Path(DEFAULT_BASELINE) if update_baseline else None)
@@ -253,7 +253,7 @@ def check(
             soft_wrap=True,
         )
     elif update_baseline:
-        from advisor.gate._baseline import write_baseline
+        from advisor.gate import write_baseline
 
         runs = list(dict.fromkeys([path, *base_runs]))
         record = _fingerprint(runs, metric, train_key, val_key, run=run, first_curves=path)
@@ -287,7 +287,7 @@ def check(
 
 def _fingerprint(paths, metric, train_key, val_key, *, run=None, first_curves=None) -> dict:
     from advisor.curves import load_curves
-    from advisor.gate._fingerprint import fingerprint_from_runs
+    from advisor.gate import fingerprint_from_runs
 
     curves = []
     for p in paths:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import click
 
-from advisor.cli._options import PathListOption
+from advisor.cli._options import PathListOption, resolve_vocabulary_options, vocabulary_options
 from advisor.errors import ConfigError
 
 __all__ = ["diagnose"]
@@ -45,12 +45,7 @@ FORMATS = ("text", "json", "html", "markdown")
 @click.option(
     "--samples", type=click.IntRange(min=1), default=None, help="Number of training samples."
 )
-@click.option(
-    "--task",
-    type=click.Choice(["image", "sequence", "text", "tabular", "audio"]),
-    default=None,
-    help="Kind of data.",
-)
+@vocabulary_options
 @click.option(
     "--pretrained/--from-scratch",
     default=None,
@@ -166,6 +161,8 @@ def diagnose(
     weight_decay: float | None,
     dropout: float | None,
     label_smoothing: float | None,
+    modality: str | None,
+    objective: str | None,
 ) -> int:
     """Diagnose a training run from its learning curves and/or checkpoint.
 
@@ -184,13 +181,17 @@ def diagnose(
             f"--output is for --format html|markdown; with --format {format} the result goes to stdout."
         )
 
+    declared, _ = resolve_vocabulary_options(
+        click.get_current_context(), {"modality": modality, "objective": objective, "task": task}
+    )
     from advisor._api import diagnose as run_diagnose
 
     result = run_diagnose(
         path,
         classes=classes,
         samples=samples,
-        task=task,
+        modality=declared.get("modality"),
+        objective=declared.get("objective"),
         pretrained=pretrained,
         budget=budget,
         gpu_hours=gpu_hours,

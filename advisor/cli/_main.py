@@ -43,6 +43,8 @@ _COMMANDS: dict[str, tuple[str, str]] = {
 SHARED_CONFIG_KEYS = frozenset(
     {
         "task",
+        "modality",
+        "objective",
         "samples",
         "classes",
         "pretrained",

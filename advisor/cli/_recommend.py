@@ -11,39 +11,21 @@ from typing import Any
 
 import click
 
-from advisor.cli._options import PathListOption
+from advisor.cli._options import PathListOption, resolve_vocabulary_options, vocabulary_options
+from advisor.curves import VERDICTS
 
 __all__ = ["declared_from_params", "recommend"]
-
-_VERDICTS = ["overfitting", "underfitting", "good_fit", "not_converged", "diverging"]
-
-# Option name -> declared fact key (same name unless listed).
-_FACT_OPTIONS = (
-    "task",
-    "samples",
-    "classes",
-    "params",
-    "depth",
-    "arch",
-    "fit",
-    "pretrained",
-    "budget",
-    "gpu_hours",
-    "batch_size",
-    "no_flip",
-    "has_dropout",
-    "has_batchnorm",
-    "weight_decay",
-)
 
 
 def declared_from_params(
     ctx: click.Context, values: dict[str, Any]
 ) -> tuple[dict[str, Any], dict[str, str]]:
     """Declared facts from the parsed options, and where each came from (flag or pyproject)."""
-    declared: dict[str, Any] = {}
-    sources: dict[str, str] = {}
-    for name in _FACT_OPTIONS:
+    from advisor.engine import DECLARED_KEYS
+
+    declared, sources = resolve_vocabulary_options(ctx, values)
+    # Every option named like a declared fact is one (modality/objective/task are done above).
+    for name in DECLARED_KEYS:
         value = values.get(name)
         if value is None:
             continue
@@ -69,12 +51,7 @@ def _rule_dirs(value: Any) -> tuple[Path, ...]:
 
 
 @click.command("recommend")
-@click.option(
-    "--task",
-    type=click.Choice(["image", "sequence", "text", "tabular", "audio"]),
-    default=None,
-    help="Kind of input data.",
-)
+@vocabulary_options
 @click.option(
     "--samples", type=click.IntRange(min=1), default=None, help="Number of training examples."
 )
@@ -99,7 +76,7 @@ def _rule_dirs(value: Any) -> tuple[Path, ...]:
 )
 @click.option(
     "--fit",
-    type=click.Choice(_VERDICTS),
+    type=click.Choice(VERDICTS),
     default=None,
     help="Fit verdict, when known without curves (advisor diagnose measures it).",
 )
@@ -164,7 +141,7 @@ def recommend(ctx: click.Context, rules_dir: Any, format: str, **values: Any) ->
 
     \b
     Example:
-      advisor recommend --task image --samples 2000 --params 11e6 --fit overfitting --budget low
+      advisor recommend --modality image --samples 2000 --params 11e6 --fit overfitting --budget low
 
     Exit 0 on success, 2 on invalid flags or rule files.
     """

@@ -108,32 +108,27 @@ _FLAGS = {
     "no_flip": lambda v: "--no-flip" if v else "",
     "dropout_rate": lambda v: f"--has-dropout {v}",
 }
-_VALUE_FLAGS = (
-    "task",
-    "samples",
-    "classes",
-    "params",
-    "depth",
-    "arch",
-    "fit",
-    "budget",
-    "gpu_hours",
-    "batch_size",
-    "weight_decay",
-)
 
 
 def _example(rule) -> str:
     """The first firing case as an ``advisor recommend`` command, or as facts when it cannot be."""
+    from advisor.cli._recommend import recommend
+    from advisor.engine import ALIASES, DECLARED_KEYS
+
+    # The facts `advisor recommend` takes as `--name VALUE` (the others are in _FLAGS).
+    value_flags = {
+        p.name for p in recommend.params if p.name in DECLARED_KEYS and not p.is_flag
+    } - {"task", "has_dropout"}  # --has-dropout takes a RATE, the fact is yes/no
     cases = rule.cases.get("fire") or []
     if not cases:
         return "(no example given)"
     case = cases[0]
     flags = []
     for key, value in case.items():
+        key = ALIASES.get(key, key)  # a case written with the old name `task`
         if key in _FLAGS:
             flags.append(_FLAGS[key](value))
-        elif key in _VALUE_FLAGS:
+        elif key in value_flags:
             flags.append(f"--{key.replace('_', '-')} {value}")
         else:
             # measured only (gap, noise, has_residual ...): show the fact set instead.
@@ -147,16 +142,15 @@ def _example(rule) -> str:
 @_FORMAT_OPTION
 def show_rule(rule_id: str, rules_dir: Any, format: str) -> int:
     """Explain one rule: what it does, why, an example that fires it, what to do."""
-    import difflib
-
-    from advisor.engine import load_rules
-    from advisor.engine._rules import describe_effect
+    from advisor._validation import did_you_mean
+    from advisor.engine import describe_effect, load_rules
 
     ruleset = load_rules(_dirs(rules_dir))
     rule = ruleset.get(rule_id.upper())
     if rule is None:
-        close = difflib.get_close_matches(rule_id.upper(), ruleset.ids(), n=1)
-        hint = f" Did you mean '{close[0]}'?" if close else " Run 'advisor rules list' for the ids."
+        hint = did_you_mean(rule_id.upper(), ruleset.ids()) or (
+            " Run 'advisor rules list' for the ids."
+        )
         raise RuleError(f"rule '{rule_id}' does not exist.{hint}")
     if format == "json":
         from advisor.cli._console import print_json

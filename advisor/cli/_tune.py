@@ -149,8 +149,7 @@ def _stack_from_sources(stack_file, checkpoint, curves, declared, trust, device)
 
 def _check_model_cli(model_fn, data, task, space, stack, later_stages, model_spec) -> None:
     """Build the model, one forward pass, the loss: before any output or storage exists."""
-    from advisor.tuning._space import full_stack, resolve_stack, rules_stack
-    from advisor.tuning._validate import check_model
+    from advisor.tuning import check_model, full_stack, resolve_stack, rules_stack
 
     the_stack = (
         full_stack(task, input_ndim=data.X.ndim)

@@ -17,6 +17,9 @@ _LAZY = {
     "diagnose_fit": "advisor.curves._diagnosis",
     "FitDiagnosis": "advisor.curves._diagnosis",
     "VERDICTS": "advisor.curves._fit_result",
+    "normalise_key": "advisor.curves._normalise",
+    "mode_of": "advisor.curves._normalise",
+    "fmt_epoch": "advisor.curves._fit_rules",
     "SEVERITIES": "advisor.curves._fit_result",
 }
 

@@ -27,10 +27,11 @@ from advisor.curves._fit_rules import Context, decide, fmt_epoch, rise_after_bes
 from advisor.curves._fit_series import (
     TAIL_FRACTION,
     Track,
+    accuracy_like,
     chance_level,
     is_loss,
+    named_stop,
     pick_primary,
-    pick_stop,
     prepare,
     where,
 )
@@ -39,9 +40,11 @@ from advisor.errors import CurveFormatError
 
 __all__ = ["SEVERITIES", "VERDICTS", "FitDiagnosis", "diagnose_fit"]
 
-# The stop: the earliest epoch whose smoothed value is within STOP_SIGMAS standard errors of
-# the smoothed optimum (the standard error of a running median of w points ~ 1.25 s / sqrt(w)).
-STOP_SIGMAS = 2.0
+# The stop: the earliest epoch whose smoothed value is within noise of the smoothed optimum:
+# STOP_SIGMAS standard errors (a running median of w points has ~ 1.25 s / sqrt(w)), the
+# "one-standard-error rule" (Breiman et al. 1984) applied along the epochs, plus the depth by
+# which the luckiest of n/w windows undercuts a flat stretch (see _earliest_near_optimum).
+STOP_SIGMAS = 1.0
 MEDIAN_SE = 1.25
 # Loss and accuracy "disagree" when their optima lie this fraction of the run apart.
 DISAGREE_FRACTION = 0.2
@@ -162,11 +165,11 @@ def diagnose_fit(
             "The run diverged: regularization advice is provisional until training is stable "
             "(lower the learning rate first)."
         )
-    confidence = calibrated(
-        found.rule, found.margin, n_points=val.n_valid, has_train=train is not None or train_only
-    )
+    confidence = calibrated(found.rule, found.margin)
     if val.n_valid < 10 and found.rule not in ("non-finite", "non-finite-weights"):
-        caveats.append(f"Only {val.n_valid} finite points: confidence lowered.")
+        caveats.append(
+            f"Only {val.n_valid} finite points: a short run is read with less certainty."
+        )
     rise = rise_after_best(val)[0] if val.n_valid >= 2 else None
     return FitDiagnosis(
         verdict=found.verdict,  # type: ignore[arg-type]
@@ -413,6 +416,20 @@ def _trend_evidence(val: Track, train: Track | None, sign: float, evidence: list
     )
 
 
+def _earliest_near_optimum(track: Track) -> tuple[int, float]:
+    """(index, band): the earliest point whose smoothed value is within noise of the optimum."""
+    noise = max(track.noise, val_wander(track))
+    w = max(track.window, 1)
+    smooth = track.smooth
+    opt = float(smooth.min())
+    # The minimum of n/w roughly independent window medians sits about sqrt(2 ln(n/w)) standard
+    # errors below their common level on a flat stretch: the band adds that depth, so that a
+    # long noisy plateau does not push the stop to its luckiest window.
+    extreme = math.sqrt(2.0 * math.log(max(track.n_valid / w, 1.0)))
+    band = (STOP_SIGMAS + extreme) * MEDIAN_SE * noise / math.sqrt(w)
+    return int(np.nonzero(smooth <= opt + band)[0][0]), band
+
+
 def _stop(
     curves: Curves,
     primary: Series,
@@ -421,36 +438,46 @@ def _stop(
     verdict: str,
     evidence: list[str],
 ) -> dict[str, Any]:
-    """The earliest epoch within noise of the smoothed optimum of the stop series."""
-    series, why = pick_stop(curves, primary, metric)
-    track = val if series is primary else prepare(series, "validation")
+    """The recommended stop: on the judged series, unless the user names another or a
+    classifier's accuracy disagrees with its loss (then on the accuracy, and the evidence says so)."""
+    if val.n_valid == 0:
+        return {}
+    series, track = primary, val
+    why = f"'{primary.key}' (the judged series)"
+    if metric is not None:
+        series = named_stop(curves, metric)
+        why = f"'{series.key}' (named with --metric)"
+        track = val if series is primary else prepare(series, "validation")
+    else:
+        acc = accuracy_like(curves, primary)
+        if acc is not None and val.n_valid >= 3:
+            acc_track = prepare(acc, "validation")
+            i_loss, _ = _earliest_near_optimum(val)
+            i_acc, _ = _earliest_near_optimum(acc_track)
+            span = max(float(val.epochs[-1] - val.epochs[0]), 1e-12)
+            e_loss, e_acc = float(val.epochs[i_loss]), float(acc_track.epochs[i_acc])
+            if abs(e_loss - e_acc) > DISAGREE_FRACTION * span:
+                series, track = acc, acc_track
+                why = f"'{acc.key}' (it disagrees with the loss; --metric loss to stop on the loss)"
+                evidence.append(
+                    f"Loss and {acc.metric} disagree: validation {primary.metric} is near its best from "
+                    f"epoch {fmt_epoch(e_loss)}, {acc.metric} from epoch {fmt_epoch(e_acc)}. The verdict is "
+                    f"judged on the loss; the stop follows {acc.metric}, what a classifier is finally judged on."
+                )
     if track.n_valid == 0:
         return {}
-    opt = float(track.smooth.min())
-    noise = max(track.noise, val_wander(track))
-    band = STOP_SIGMAS * MEDIAN_SE * noise / math.sqrt(max(track.window, 1))
-    i = int(np.nonzero(track.smooth <= opt + band)[0][0])
-    out = {
+    i, band = _earliest_near_optimum(track)
+    evidence.append(
+        f"Recommended stop: epoch {fmt_epoch(float(track.epochs[i]))}, the earliest whose smoothed "
+        f"{series.metric} is within noise ({band:.3g}) of its optimum."
+    )
+    return {
         "index": track.positions[i],
         "epoch": float(track.epochs[i]),
         "key": series.key,
         "metric": series.metric,
         "why": why,
     }
-    if series is not primary and val.n_valid >= 3:
-        loss_best = float(val.epochs[val.best])
-        span = max(float(val.epochs[-1] - val.epochs[0]), 1e-12)
-        if abs(loss_best - out["epoch"]) > DISAGREE_FRACTION * span:
-            evidence.append(
-                f"Loss and {series.metric} disagree: validation {primary.metric} is best at epoch "
-                f"{fmt_epoch(loss_best)}, {series.metric} at epoch {fmt_epoch(out['epoch'])}. The verdict is "
-                f"judged on the loss; the stop on {series.metric} ({why})."
-            )
-    evidence.append(
-        f"Recommended stop: epoch {fmt_epoch(out['epoch'])}, the earliest whose smoothed {series.metric} "
-        f"is within noise ({band:.3g}) of its optimum."
-    )
-    return out
 
 
 def _regularization(

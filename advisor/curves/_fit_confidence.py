@@ -2,9 +2,11 @@
 
 The table ``fit_calibration.json`` beside this module is fitted on the development part of
 the diagnosis corpus (``benchmarks/corpus``, ``benchmarks/calibrate_diagnosis.py``): for each
-rule, the fraction of development runs it got right in bins of its margin, with a Beta(1, 1)
-prior so that a rule seen rarely stays modest. Rules absent from the table use the margin,
-shrunk towards ``UNSEEN_PRIOR``. Short runs and runs without a train curve are discounted.
+rule, the fraction of development runs it got right in bins of its margin, shrunk towards the
+overall development accuracy so that a rule seen rarely is not over- or under-trusted. Rules
+absent from the table use the margin, shrunk towards ``UNSEEN_PRIOR``. The table is fitted on
+every development run (short ones and ones without a train curve included), so no further
+discount is applied.
 """
 
 from __future__ import annotations
@@ -18,9 +20,6 @@ __all__ = ["calibrated"]
 TABLE = Path(__file__).with_name("fit_calibration.json")
 UNSEEN_PRIOR = 0.5
 UNSEEN_WEIGHT = 0.5
-SHORT_RUN = 10
-SHORT_RUN_FACTOR = 0.8
-NO_TRAIN_FACTOR = 0.85
 FLOOR, CEILING = 0.05, 0.99
 
 
@@ -31,7 +30,7 @@ def _table() -> dict[str, dict[str, list[float]]]:
     return json.loads(TABLE.read_text(encoding="utf-8")).get("rules", {})
 
 
-def calibrated(rule: str, margin: float, *, n_points: int, has_train: bool) -> float:
+def calibrated(rule: str, margin: float) -> float:
     """Probability that the verdict of ``rule`` at ``margin`` is right."""
     entry = _table().get(rule)
     if entry is None:
@@ -40,8 +39,4 @@ def calibrated(rule: str, margin: float, *, n_points: int, has_train: bool) -> f
         edges, acc = entry["edges"], entry["accuracy"]
         k = sum(1 for e in edges if margin >= e) - 1
         p = acc[max(0, min(k, len(acc) - 1))]
-    if n_points < SHORT_RUN:
-        p *= SHORT_RUN_FACTOR
-    if not has_train:
-        p *= NO_TRAIN_FACTOR
     return float(max(FLOOR, min(CEILING, p)))

@@ -133,7 +133,7 @@ class FitDiagnosis(Displayable):
         }
 
     def __rich_console__(self, console, options):
-        from advisor.report._fit_view import render_fit
+        from advisor.report import render_fit
 
         yield from render_fit(self, width=max(20, min(options.max_width - 24, 72)))
 

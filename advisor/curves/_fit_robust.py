@@ -50,12 +50,17 @@ def smoothing_window(n: int, rel_noise: float = 0.0) -> int:
 
 
 def median_filter(values: np.ndarray, window: int) -> np.ndarray:
-    """Running median with edge padding (same length as ``values``)."""
+    """Running median whose window shrinks at the ends (same length as ``values``).
+
+    The window is not padded with copies of the end points: a padded first epoch would fill
+    half the window and become its own median, so one lucky first point would read as the
+    optimum of the whole run.
+    """
     if window <= 1 or values.size < 3:
         return values.copy()
     half = window // 2
-    padded = np.pad(values, half, mode="edge")
-    return np.median(np.lib.stride_tricks.sliding_window_view(padded, window), axis=1)
+    padded = np.pad(values.astype(np.float64), half, constant_values=np.nan)
+    return np.nanmedian(np.lib.stride_tricks.sliding_window_view(padded, window), axis=1)
 
 
 def theil_sen(x: np.ndarray, y: np.ndarray) -> float:
@@ -113,9 +118,15 @@ def robust_scale(values: np.ndarray) -> float:
 
 def spikes(values: np.ndarray, smooth: np.ndarray, noise: float) -> np.ndarray:
     """Boolean mask of upward spikes: far above the running median, in noise and in level."""
+    out = np.zeros(values.size, dtype=bool)
     if values.size < 5:
-        return np.zeros(values.size, dtype=bool)
+        return out
     excess = values - smooth
-    return (excess > SPIKE_SIGMAS * max(noise, 1e-12)) & (
+    big = (excess > SPIKE_SIGMAS * max(noise, 1e-12)) & (
         excess > SPIKE_REL * np.maximum(np.abs(smooth), 1e-12)
     )
+    # A spike stands above both neighbours; the first point of a falling curve is no spike.
+    interior = (values[1:-1] > values[:-2]) & (values[1:-1] > values[2:])
+    out[1:-1] = big[1:-1] & interior
+    out[-1] = big[-1] and values[-1] > values[-2]
+    return out

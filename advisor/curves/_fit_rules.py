@@ -21,7 +21,8 @@ from typing import Any
 
 import numpy as np
 
-from advisor.curves._fit_series import TAIL_FRACTION, Track, is_loss
+from advisor.curves._fit_robust import theil_sen
+from advisor.curves._fit_series import Track, is_loss
 from advisor.curves._types import Curves
 
 __all__ = ["RULES", "Context", "Finding", "decide", "fmt_epoch", "margin"]
@@ -104,35 +105,36 @@ def non_finite(ctx: Context) -> Finding | None:
 
 # ----------------------------------------------------------------------------- 2. explosions
 
-# Train loss "explodes" when its end sits this fraction of its minimum above that minimum.
-TRAIN_EXPLODE_REL = 0.5
+# Train loss "explodes" when the mean of its last points (a tenth of the run, at least 3) is
+# above its first value and this many times its minimum.
+TRAIN_EXPLODE_RATIO = 2.0
+EXPLODE_END_FRACTION = 0.1
 # Validation "explodes" when it ends this many times above its best.
 VAL_EXPLODE_FACTOR = 10.0
 EXPLODE_END_POINTS = 3
 
 
 def train_explodes(ctx: Context) -> Finding | None:
+    """The training loss ends above where it started and far above its minimum."""
     train = ctx.primary if ctx.train_only else ctx.train
-    if train is None or train.n_valid < 3 or not is_loss(train.series):
+    if train is None or train.n_valid < 4 or not is_loss(train.series):
         return None
-    t_min = float(train.smooth.min())
-    t_rise = float(train.smooth[-1]) - t_min
-    t_tol = max(train.tolerance, TRAIN_EXPLODE_REL * abs(t_min))
-    if (
-        t_rise > t_tol
-        and train.bad[-1] > train.start_level()
-        and train.tail_change > train.tolerance
-    ):
-        return Finding(
-            "diverging",
-            margin(t_rise / t_tol),
-            "train-explodes",
-            [
-                f"Training loss rises from {t_min:.4g} back above its starting level to "
-                f"{float(train.bad[-1]):.4g}: the optimisation is diverging (learning rate too high)."
-            ],
-        )
-    return None
+    k = max(EXPLODE_END_POINTS, math.ceil(EXPLODE_END_FRACTION * train.n_valid))
+    t_end = float(np.mean(train.bad[-k:]))
+    t_min = float(train.bad.min())
+    t_start = float(train.bad[0])
+    if t_min <= 0 or t_end <= t_start or t_end <= TRAIN_EXPLODE_RATIO * t_min:
+        return None
+    return Finding(
+        "diverging",
+        margin(t_end / (TRAIN_EXPLODE_RATIO * t_min)),
+        "train-explodes",
+        [
+            f"Training loss ends at {t_end:.4g} (mean of the last {k} points), above its start "
+            f"{t_start:.4g} and {t_end / t_min:.1f}x its minimum {t_min:.4g}: the optimisation is "
+            "diverging (learning rate too high)."
+        ],
+    )
 
 
 def val_explodes(ctx: Context) -> Finding | None:
@@ -153,59 +155,81 @@ def val_explodes(ctx: Context) -> Finding | None:
 
 # ----------------------------------------------------------------------------- 3. chance level
 
-# A loss within this fraction of ln K counts as "at chance"; a dead network sits within the
-# tighter band; progress below 1 % of ln K over the tail is a crawl.
+# A loss within this fraction of ln K counts as "at chance"; a dead network never gets more
+# than DEAD_AT_CHANCE below it.
 AT_CHANCE = 0.03
 DEAD_AT_CHANCE = 0.005
-CRAWL = 0.01
+DEAD_SPREAD = 0.10  # a dead network's loss sits at most this fraction above ln K
+ABOVE_CHANCE = 2.0  # a best loss above 2 ln K never reached even the guessing level
 # A validation metric that improved this much means the model learned, whatever the loss says.
 METRIC_LEARNED = 0.1
+METRIC_LEARNED_ABS = 0.05  # and by at least 5 points of accuracy
 
 
 def _learned_metric(ctx: Context) -> bool:
-    return ctx.metric is not None and ctx.metric.gain() > METRIC_LEARNED
+    """Whether an accuracy-like validation metric rose clearly above where it started and above chance."""
+    m = ctx.metric
+    if m is None:
+        return False
+    best = -float(m.smooth.min())  # badness of a higher-is-better metric is -value
+    start = -m.start_level()
+    if best - start < METRIC_LEARNED * max(abs(start), 1e-12) or best - start < METRIC_LEARNED_ABS:
+        return False
+    if ctx.chance is not None and is_fraction(m):
+        chance_acc = 1.0 / ctx.chance["classes"]
+        return best > chance_acc + METRIC_LEARNED * (1.0 - chance_acc)
+    return True
 
 
 def at_chance(ctx: Context) -> Finding | None:
-    """A loss that never leaves ln K: dead (diverging), stuck (underfitting) or crawling."""
+    """A loss that never leaves ln K (dead: diverging), never reaches it, or barely moves."""
     tr, chance = ctx.primary, ctx.chance
-    if chance is None or not ctx.is_loss or tr.n_valid < 3 or _learned_metric(ctx):
+    if chance is None or not ctx.is_loss or tr.n_valid < 3:
         return None
     ln_k, k = chance["loss"], chance["classes"]
     best = float(tr.smooth.min())
-    if best < ln_k * (1 - AT_CHANCE):
-        return None
-    other = ctx.train.tail_change if ctx.train is not None else 0.0
-    descent = max(-tr.tail_change, -other) / ln_k
-    total = (tr.start_level() - best) / ln_k
-    strength = margin(1.0 + 2.0 * (CRAWL - descent) / CRAWL)
-    if descent < CRAWL and total < AT_CHANCE:
-        if best >= ln_k * (1 - DEAD_AT_CHANCE):
-            return Finding(
-                "diverging",
-                strength,
-                "dead-at-chance",
-                [
-                    f"The {tr.label} loss never goes below the chance level ln({k}) = {ln_k:.4g} and is flat: "
-                    "the network outputs guesses (dead network; learning rate too high or a broken input pipeline)."
-                ],
-            )
+    if best > ABOVE_CHANCE * ln_k:
         return Finding(
-            "underfitting",
-            strength,
-            "stuck-at-chance",
+            "diverging",
+            margin(best / (ABOVE_CHANCE * ln_k)),
+            "above-chance",
             [
-                f"The {tr.label} loss sits within {1 - best / ln_k:.1%} of the chance level ln({k}) = {ln_k:.4g} "
-                f"and barely moves ({total:.1%} of it over the run): the model learns almost nothing."
+                f"The {tr.label} loss never comes down to the chance level ln({k}) = {ln_k:.4g}: its best "
+                f"is {best:.4g}, {best / ln_k:.1f}x of it. The outputs blew up (learning rate too high)."
             ],
         )
+    if _learned_metric(ctx):
+        return None  # an accuracy that clearly rose says the model learned, whatever the loss
+    raw_min = float(tr.bad.min())
+    level = float(np.median(tr.bad))
+    if raw_min >= (1 - DEAD_AT_CHANCE) * ln_k and level <= (1 + DEAD_SPREAD) * ln_k:
+        return Finding(
+            "diverging",
+            margin(2.0 + (raw_min / ln_k - (1 - DEAD_AT_CHANCE)) / DEAD_AT_CHANCE),
+            "dead-at-chance",
+            [
+                f"The {tr.label} loss never goes below the chance level ln({k}) = {ln_k:.4g} (lowest "
+                f"{raw_min:.4g}, median {level:.4g}): the network outputs guesses (dead network; learning "
+                "rate too high or a broken input pipeline)."
+            ],
+        )
+    if best < ln_k * (1 - AT_CHANCE):
+        return None
+    improving = still_improving(ctx)
+    if improving is not None:
+        improving.rule = "descending-from-chance"
+        improving.evidence.append(
+            f"It is still near the chance level ln({k}) = {ln_k:.4g}: train much longer or raise the learning rate."
+        )
+        return improving
+    total = (tr.start_level() - best) / ln_k
     return Finding(
-        "not_converged",
-        margin(descent / CRAWL),
-        "descending-from-chance",
+        "underfitting",
+        margin(1.0 + (AT_CHANCE - max(total, 0.0)) / AT_CHANCE),
+        "stuck-at-chance",
         [
-            f"The {tr.label} loss is still near the chance level ln({k}) = {ln_k:.4g} but descending "
-            f"({descent:.1%} of it over the last third): train much longer or raise the learning rate."
+            f"The {tr.label} loss sits within {1 - best / ln_k:.1%} of the chance level ln({k}) = {ln_k:.4g} "
+            f"and is no longer falling clearly ({total:.1%} of it over the run): the model learns almost nothing."
         ],
     )
 
@@ -214,32 +238,47 @@ def at_chance(ctx: Context) -> Finding | None:
 
 # A rise counts when it exceeds RISE_SIGMAS standard errors of the difference between the end
 # level (median of the last m points) and the smoothed optimum, and RISE_REL of the optimum.
-RISE_SIGMAS = 3.0
+RISE_SIGMAS = 2.0
 MEDIAN_SE = 1.25  # standard error of a median of m normal points is ~1.25 s / sqrt(m)
-RISE_REL = 0.03
-RISE_SCALE = 0.02
+RISE_REL = 0.10
+END_FRACTION = 0.2  # the end level is the median of this last fraction of the run
 # The rise must last: at least this fraction of the run after the optimum, with most points above it.
 MIN_AFTER_FRACTION = 0.1
 ABOVE_FRACTION = 0.6
 # "strong" overfitting: the rise is this many times its tolerance, or this fraction of the optimum.
-STRONG_FACTOR = 3.0
-STRONG_REL = 0.15
+STRONG_FACTOR = 2.0
+STRONG_REL = 0.25
 
 
 def rise_after_best(val: Track) -> tuple[float, float, int]:
     """(rise of the end level over the smoothed optimum, its tolerance, points after the optimum)."""
     n, b = val.n_valid, val.best
     after = n - 1 - b
-    m = max(3, min(after, math.ceil(n * TAIL_FRACTION)))
+    m = max(3, min(after, math.ceil(n * END_FRACTION)))
     best = float(val.smooth[b])
     end_level = float(np.median(val.bad[-m:])) if after >= 1 else best
     noise = max(val.noise, val_wander(val))
     tol = max(
         RISE_SIGMAS * MEDIAN_SE * noise * math.sqrt(1.0 / m + 1.0 / max(val.window, 1)),
-        RISE_SCALE * val.scale,
-        RISE_REL * abs(best),
+        RISE_REL * headroom(val, best),
+        1e-12,
     )
     return end_level - best, tol, after
+
+
+def headroom(tr: Track, bad: float) -> float:
+    """The level a relative change is measured against: the loss itself, or the error (1 - acc)
+    of a higher-is-better metric in fractions (1 % accuracy lost at 98 % is half the errors again)."""
+    if tr.series.mode == "max" and is_fraction(tr):
+        return max(1.0 + bad, 1e-3)  # bad = -value
+    return abs(bad)
+
+
+def is_fraction(tr: Track) -> bool:
+    """A higher-is-better metric in fractions (scale told by the reader, or values in [0, 1])."""
+    if tr.series.scale is not None:
+        return tr.series.scale == "fraction"
+    return tr.n_valid > 0 and float(tr.values.min()) >= 0.0 and float(tr.values.max()) <= 1.0
 
 
 def val_wander(tr: Track) -> float:
@@ -262,7 +301,7 @@ def val_rises(ctx: Context) -> Finding | None:
         return None
     if float(np.mean(val.bad[b + 1 :] > val.smooth[b])) < ABOVE_FRACTION:
         return None
-    rel = rise / max(abs(float(val.smooth[b])), 1e-12)
+    rel = rise / max(headroom(val, float(val.smooth[b])), 1e-12)
     severity = "strong" if rise > STRONG_FACTOR * tol or rel > STRONG_REL else "mild"
     return Finding(
         "overfitting",
@@ -279,10 +318,12 @@ def val_rises(ctx: Context) -> Finding | None:
 
 # ----------------------------------------------------------------------------- 5. still improving
 
-# "Clearly" improving: the tail descent beyond the tail's own noise band and NC_REL of its level,
-# with the optimum in the last NC_BEST_FRACTION of the run.
+# "Clearly" improving: the smoothed curve falls over the last NC_TAIL of the run by more than
+# NC_SIGMAS noise deviations and NC_REL of its final level, with the optimum in the last
+# NC_BEST_FRACTION of the run.
+NC_TAIL = 0.25
 NC_SIGMAS = 2.0
-NC_REL = 0.02
+NC_REL = 0.03
 NC_BEST_FRACTION = 0.15
 
 
@@ -291,19 +332,20 @@ def still_improving(ctx: Context) -> Finding | None:
     n, b = tr.n_valid, tr.best
     if n < 3:
         return None
-    tail = tr.bad[-max(3, math.ceil(n * TAIL_FRACTION)) :]
-    tail_noise = max(
-        tr.noise, float(np.median(np.abs(np.diff(tail)))) / 2 if tail.size > 1 else 0.0
-    )
-    tol = max(NC_SIGMAS * tail_noise, NC_REL * abs(float(tr.smooth[-1])), 1e-12)
-    if tr.tail_change < -tol and (n - 1 - b) <= max(2, int(NC_BEST_FRACTION * n)):
+    k = min(n - 1, max(2, math.ceil(NC_TAIL * n)))
+    # A robust line through the raw tail: the end of a running median lags a falling curve.
+    x, y = tr.epochs[-(k + 1) :], tr.bad[-(k + 1) :]
+    drop = -theil_sen(x, y) * float(x[-1] - x[0])
+    noise = max(tr.noise, val_wander(tr))
+    tol = max(NC_SIGMAS * noise, NC_REL * abs(float(tr.smooth[-1])), 1e-12)
+    if drop > tol and (n - 1 - b) <= max(1, int(NC_BEST_FRACTION * n)):
         return Finding(
             "not_converged",
-            margin(-tr.tail_change / tol),
+            margin(drop / tol),
             "still-improving",
             [
                 f"The {tr.label} {tr.series.metric} was still improving when the run stopped "
-                f"({-tr.tail_change:.3g} over the last third, beyond the noise band {tol:.3g}): train longer."
+                f"({drop:.3g} over the last {k} points, beyond the band {tol:.3g}): train longer."
             ],
         )
     return None
@@ -381,25 +423,33 @@ def strong_regularization(reg: dict[str, tuple[float, str]]) -> list[str]:
 # GAP_OF_START of the starting loss (so tiny losses on easy tasks do not count).
 GAP_RATIO = 4.0
 GAP_OF_START = 0.1
+GAP_ERROR_ABS = 0.1  # for accuracy-like metrics: at least 10 points of error between them
 
 
 def large_gap(ctx: Context) -> Finding | None:
-    if ctx.train_only or ctx.train is None or not ctx.is_loss:
+    if ctx.train_only or ctx.train is None:
         return None
     val, train = ctx.primary, ctx.train
-    v_end, t_end = float(val.smooth[-1]), float(train.smooth[-1])
-    if t_end <= 0 or v_end <= 0:
+    if ctx.is_loss:
+        v_end, t_end = float(val.smooth[-1]), float(train.smooth[-1])
+        start = max(val.start_level(), train.start_level())
+        floor, unit = GAP_OF_START * abs(start), "loss"
+    elif val.series.mode == "max" and is_fraction(val):
+        # An accuracy-like metric: compare the error rates (1 - accuracy).
+        v_end, t_end = 1.0 + float(val.smooth[-1]), 1.0 + float(train.smooth[-1])
+        floor, unit = GAP_ERROR_ABS, f"error (1 - {val.series.metric})"
+    else:
         return None
-    ratio = v_end / t_end
-    start = max(val.start_level(), train.start_level())
-    if ratio < GAP_RATIO or (v_end - t_end) < GAP_OF_START * abs(start):
+    if v_end <= 0 or v_end - t_end < floor or v_end < GAP_RATIO * max(t_end, 1e-12):
         return None
+    ratio = v_end / max(t_end, 1e-12)
+    shown = f"{ratio:.0f}x" if ratio < 1e4 else "many times"
     return Finding(
         "overfitting",
-        margin(ratio / GAP_RATIO) * 0.8,
+        margin(min(ratio, 1e6) / GAP_RATIO) * 0.8,
         "large-gap",
         [
-            f"Validation loss levels off at {v_end:.4g}, {ratio:.0f}x the training loss {t_end:.4g}: a large "
+            f"Validation {unit} levels off at {v_end:.4g}, {shown} the training {unit} {t_end:.4g}: a large "
             "generalisation gap is a variance problem even without a rising validation curve (severity mild)."
         ],
         "mild",

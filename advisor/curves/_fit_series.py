@@ -5,8 +5,8 @@
 * ``pick_primary``: the series the verdict is judged on (the validation loss, the sum of its
   components, or a validation metric when no loss was logged; the training loss when the log has
   no validation series at all).
-* ``pick_stop``: the series the stop epoch is chosen on (an accuracy-like validation metric for a
-  classifier by default, or what the user names).
+* ``named_stop`` / ``accuracy_like``: the series the stop epoch may be chosen on (what the user
+  names with ``--metric``, or a classifier's accuracy when it disagrees with the loss).
 * ``chance_level``: ln K for a K-class classifier, declared, from hyper-parameters, or inferred
   from a loss plateau at ln K.
 """
@@ -29,7 +29,15 @@ from advisor.curves._fit_robust import (
 from advisor.curves._types import HIGHER_IS_BETTER, Curves, Series
 from advisor.errors import CurveFormatError
 
-__all__ = ["Track", "chance_level", "is_loss", "pick_primary", "pick_stop", "prepare"]
+__all__ = [
+    "Track",
+    "accuracy_like",
+    "chance_level",
+    "is_loss",
+    "named_stop",
+    "pick_primary",
+    "prepare",
+]
 
 # Tail used for trends: the last third of the run (at least 5 points).
 TAIL_FRACTION = 1 / 3
@@ -188,7 +196,7 @@ def pick_primary(curves: Curves) -> tuple[Series, Series | None, str, bool]:
     validation series.
     """
     vl = curves.val_loss
-    if _has_values(vl) and (_usable(vl) or not np.isfinite(vl.values).any()):
+    if _has_values(vl) and (_usable(vl) or not np.isfinite(vl.values).all()):
         return vl, curves.train_loss, f"validation loss '{vl.key}'", False
     comps = [c for c in _loss_components(curves, "val") if _usable(c)]
     if len(comps) >= 2:
@@ -250,6 +258,9 @@ def pick_primary(curves: Curves) -> tuple[Series, Series | None, str, bool]:
 
 def _train_only_primary(curves: Curves) -> Series | None:
     tl = curves.train_loss
+    if tl is None:
+        comps = _loss_components(curves, "train")
+        tl = _sum_series(comps, "train") if len(comps) >= 2 else (comps[0] if comps else None)
     if _has_values(tl) and (len(tl) >= 2 or not np.isfinite(tl.values).any()):
         return tl
     for m in sorted(curves.metrics("train"), key=lambda m: (m not in HIGHER_IS_BETTER, m)):
@@ -273,30 +284,27 @@ def match_metric(curves: Curves, name: str) -> Series | None:
     return None
 
 
-def pick_stop(curves: Curves, primary: Series, metric: str | None) -> tuple[Series, str]:
-    """The series the stop epoch is chosen on, and why.
+def named_stop(curves: Curves, metric: str) -> Series:
+    """The validation series the user named with ``--metric`` (normalised name or key)."""
+    chosen = match_metric(curves, metric)
+    if chosen is None:
+        names = sorted({s.metric for s in curves.series.values() if s.split == "val"})
+        raise CurveFormatError(
+            f"{where(curves)}: no validation series named {metric!r} "
+            f"(found: {', '.join(names) or 'none'}); pass one of those to --metric."
+        )
+    return chosen
 
-    ``metric`` (the user's ``--metric``) wins; otherwise an accuracy-like validation metric when
-    the primary is a loss (what a classifier is finally judged on), else the primary itself.
-    """
-    if metric is not None:
-        chosen = match_metric(curves, metric)
-        if chosen is None:
-            names = sorted({s.metric for s in curves.series.values() if s.split == "val"})
-            raise CurveFormatError(
-                f"{where(curves)}: no validation series named {metric!r} "
-                f"(found: {', '.join(names) or 'none'}); pass one of those to --metric."
-            )
-        return chosen, f"'{chosen.key}' (named with --metric)"
-    if is_loss(primary) and primary.split == "val":
-        for m in ("accuracy", "top1", "f1", "auc", "map", "iou", "dice", "r2"):
-            s = curves.get("val", m)
-            if _usable(s) and s.mode == "max":
-                return (
-                    s,
-                    f"'{s.key}' (accuracy-like metrics decide the stop by default; --metric to change)",
-                )
-    return primary, f"'{primary.key}' (the judged series)"
+
+def accuracy_like(curves: Curves, primary: Series) -> Series | None:
+    """An accuracy-like validation metric logged beside a validation loss, or None."""
+    if not (is_loss(primary) and primary.split == "val"):
+        return None
+    for m in ("accuracy", "top1", "f1", "auc", "map", "iou", "dice", "r2"):
+        s = curves.get("val", m)
+        if _usable(s) and s.mode == "max":
+            return s
+    return None
 
 
 # ----------------------------------------------------------------------------- chance level

@@ -85,6 +85,10 @@ def _read_file(path: Path, mapping: Mapping | None) -> list[RawRun]:
         sniff_encoding,
     )
 
+    if head.startswith(b"SQLite format 3\x00"):  # mlflow.db (MLflow's default store)
+        from advisor.curves._readers_mlflow import sqlite_file_runs
+
+        return sqlite_file_runs(path)
     # UTF-16/32 text is full of zero bytes: recognise its encoding before the binary check.
     reason = None if sniff_encoding(head) else _binary_reason(head)
     if reason:
@@ -173,6 +177,11 @@ def _read_dir(
     directory: Path, mapping: Mapping | None, all_versions: bool
 ) -> list[tuple[str | None, Path, list[RawRun]]]:
     """Runs in a directory, each as (version label, file read, raw runs)."""
+    from advisor.curves._readers_mlflow import find_mlflow_target, mlflow_runs
+
+    target = find_mlflow_target(directory, nested=False)  # mlruns/, mlruns/<exp>/, a run folder
+    if target is not None:
+        return [(None, directory, mlflow_runs(target))]
     logs = directory / "lightning_logs"
     base = logs if logs.is_dir() else directory
     versions = _version_dirs(base)
@@ -208,6 +217,9 @@ def _read_dir(
         from advisor.curves._readers_events import event_runs
 
         return [(None, directory, event_runs(events, source=directory, split_hints=hints))]
+    target = find_mlflow_target(directory, nested=True)  # a project folder with mlruns/, mlflow.db
+    if target is not None:
+        return [(None, directory, mlflow_runs(target))]
     found = find_curve_files(directory)
     if not found:
         loose = sorted(
@@ -240,6 +252,12 @@ def _read_dir(
 
 
 def _collect(path: str | os.PathLike[str], mapping: Mapping, all_versions: bool) -> list[Curves]:
+    if isinstance(path, str) and path.startswith("mlflow:"):  # mlflow:<tracking uri>#<run>
+        from advisor.curves._readers_mlflow import mlflow_runs, parse_mlflow_spec
+
+        return [
+            build_curves(r, mapping=mapping or None) for r in mlflow_runs(parse_mlflow_spec(path))
+        ]
     p = Path(path)
     if not p.exists():
         raise CurveFormatError(f"{p}: no such file or directory; check the path.")
@@ -315,7 +333,7 @@ def load_curves(
     val_key: str | None = None,
     metric_key: str | None = None,
     all_versions: bool = False,
-    run: int | None = None,
+    run: int | str | None = None,
     mode: str | None = None,
 ) -> Curves:
     """Read the learning curves of one training run.
@@ -333,6 +351,7 @@ def load_curves(
         all_versions: count every ``version_N`` of a ``lightning_logs`` directory as a run
             (``run`` then picks among them); by default only the newest is read.
         run: 1-based index of the run to return when the path holds several; default the last.
+            For an MLflow store, also a run id, a run name or ``"<experiment>/<run name>"``.
 
     Returns:
         The ``Curves`` of the run; its ``notes`` say what the reader had to handle.
@@ -345,6 +364,10 @@ def load_curves(
         >>> curves.val_loss.values[-1]  # doctest: +SKIP
         0.0347...
     """
+    if isinstance(run, str):  # an MLflow run id or name: read that run only
+        from advisor.curves._readers_mlflow import select_run
+
+        return select_run(path, run, Mapping(train_key, val_key, metric_key, mode))
     runs = load_runs(
         path,
         train_key=train_key,

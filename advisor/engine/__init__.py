@@ -5,16 +5,20 @@ in the wheel); this package builds the facts, loads and checks the rules, evalua
 orders the result as a staged plan with Optuna search spaces::
 
     from advisor.engine import build_facts, recommend
-    facts = build_facts(declared={"task": "image", "samples": 2000, "fit": "overfitting"})
+    facts = build_facts(declared={"modality": "image", "samples": 2000, "fit": "overfitting"})
     recs = recommend(facts)
     recs.to_dict()    # ordered list of {technique, score, stage, rules, rationale, search_space ...}
     recs.to_stack()   # the stack spec for advisor.regularizers / advisor.tuning
 
+Techniques, their parameters, ranges and conflicts come from ``advisor.catalogue``.
 Importing it does not import torch, optuna or sklearn.
 """
 
+from advisor.catalogue import ACTIONS, REGULARIZERS, TECHNIQUES, Technique
+from advisor.catalogue import TRANSFORM_NAMES as TRANSFORMS
 from advisor.engine._expr import FUNCTIONS, Condition
 from advisor.engine._facts import (
+    ALIASES,
     COMPLEXITY_THRESHOLDS,
     DECLARED_KEYS,
     FACT_SPECS,
@@ -25,19 +29,15 @@ from advisor.engine._facts import (
     build_facts,
     validate_declared,
 )
+from advisor.engine._lint import lint_rules
+from advisor.engine._loader import builtin_rules_dir, load_rules
 from advisor.engine._recommend import Recommendation, Recommendations, RuleHit, recommend
-from advisor.engine._rules import (
-    GUIDANCE_IDS,
-    Rule,
-    RuleSet,
-    builtin_rules_dir,
-    lint_rules,
-    load_rules,
-)
-from advisor.engine._techniques import ACTIONS, REGULARIZERS, TECHNIQUES, TRANSFORMS, Technique
+from advisor.engine._rule import Rule, RuleSet
+from advisor.engine._rule_schema import GUIDANCE_IDS, describe_effect
 
 __all__ = [
     "ACTIONS",
+    "ALIASES",
     "COMPLEXITY_THRESHOLDS",
     "DECLARED_KEYS",
     "FACT_SPECS",
@@ -59,6 +59,7 @@ __all__ = [
     "Technique",
     "build_facts",
     "builtin_rules_dir",
+    "describe_effect",
     "lint_rules",
     "load_rules",
     "recommend",

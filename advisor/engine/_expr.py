@@ -22,7 +22,6 @@ error naming the file, the rule and the field.
 from __future__ import annotations
 
 import ast
-import difflib
 import itertools
 import operator
 from collections.abc import Callable, Mapping
@@ -30,7 +29,8 @@ from typing import Any
 
 import simpleeval
 
-from advisor.engine._facts import FACT_SPECS
+from advisor._validation import did_you_mean
+from advisor.engine._fact_specs import FACT_SPECS
 
 __all__ = ["FUNCTIONS", "Condition", "ConditionError"]
 
@@ -249,8 +249,7 @@ def _check_tree(tree: ast.AST) -> set[str]:
             if node.id in FUNCTIONS or node.id in _CONSTANTS:
                 continue
             if node.id not in FACT_SPECS:
-                close = difflib.get_close_matches(node.id, FACT_SPECS, n=1)
-                hint = f" (did you mean '{close[0]}'?)" if close else ""
+                hint = did_you_mean(node.id, FACT_SPECS, parens=True)
                 raise ConditionError(f"unknown fact '{node.id}'{hint}")
             names.add(node.id)
         elif isinstance(node, ast.Compare):
@@ -305,8 +304,7 @@ def _check_enum_literals(node: ast.Compare) -> None:
                 continue
             for value in values:
                 if spec.kind == "enum" and isinstance(value, str) and value not in spec.choices:
-                    close = difflib.get_close_matches(value, spec.choices, n=1)
-                    hint = f" (did you mean '{close[0]}'?)" if close else ""
+                    hint = did_you_mean(value, spec.choices, parens=True)
                     raise ConditionError(
                         f"compares {spec.name} with {value!r}, which it never equals; choices: {', '.join(spec.choices)}{hint}"
                     )

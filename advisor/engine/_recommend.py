@@ -21,9 +21,18 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from advisor._display import Displayable
+from advisor.catalogue import (
+    CONFLICTS,
+    TECHNIQUES,
+    TRANSFORMS,
+    exclusive_pairs,
+    fit_transforms,
+    technique_groups,
+)
 from advisor.engine._facts import Fact, Facts, build_facts, format_value
-from advisor.engine._rules import Rule, RuleSet, _kind_of, describe_effect, load_rules
-from advisor.engine._techniques import TECHNIQUES, technique_groups
+from advisor.engine._loader import load_rules
+from advisor.engine._rule import Rule, RuleSet
+from advisor.engine._rule_schema import describe_effect, kind_of
 
 __all__ = ["Recommendation", "Recommendations", "RuleHit", "recommend"]
 
@@ -106,7 +115,7 @@ class Recommendations(Displayable):
     Iterating gives the ``Recommendation`` objects in plan order (stage, then score).
 
     Example:
-        >>> recs = recommend({"task": "image", "samples": 2000, "fit": "overfitting"})
+        >>> recs = recommend({"modality": "image", "samples": 2000, "fit": "overfitting"})
         >>> recs.techniques()[:2]
         ['early_stopping', 'data_augmentation']
         >>> [p["technique"] for p in recs.to_stack(max_stage=1)["pieces"]]
@@ -274,6 +283,46 @@ def _clamp(params: dict[str, Any], space: dict[str, Any]) -> None:
             params[name] = (low + high) / 2 if spec["type"] == "float" else (low + high) // 2
 
 
+def _drop_conflicts(order: list[str], plan_notes: list[dict[str, str]]) -> list[str]:
+    """Keep the higher-ranked of two techniques that never share a plan; note the dropped one."""
+    kept: list[str] = []
+    for name in order:
+        clash = next(((a, c) for a, b, c in exclusive_pairs([*kept, name]) if b == name), None)
+        if clash is None:
+            kept.append(name)
+            continue
+        winner, conflict = clash
+        plan_notes.append(
+            {
+                "rule": "catalogue",
+                "text": f"{name} left out: it conflicts with {winner}, which ranks higher "
+                f"({conflict.reason}); try {name} in {winner}'s place, not beside it",
+            }
+        )
+    return kept
+
+
+def _reduce_conflicting(items: list[Recommendation]) -> None:
+    """Weaken a technique when another in the plan already does part of its job."""
+    present = {r.technique: r for r in items}
+    for conflict in CONFLICTS:
+        if conflict.kind != "reduce":
+            continue
+        trigger, reduced = conflict.techniques
+        rec = present.get(reduced)
+        if trigger not in present or rec is None or conflict.param not in rec.params:
+            continue
+        name, factor = conflict.param, conflict.factor
+        value = rec.params[name]
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            rec.params[name] = round(value * factor, 6)
+        spec = rec.search_space.get(name)
+        if spec and spec.get("type") in ("int", "float"):
+            spec["high"] = max(spec["low"], round(spec["high"] * factor, 6))
+            rec.params[name] = min(max(rec.params[name], spec["low"]), spec["high"])
+        rec.notes.append(f"{name} x{factor:g} because {trigger} is in the plan: {conflict.reason}")
+
+
 def recommend(
     facts: Facts | Mapping[str, Any] | None = None, *, rules: RuleSet | None = None
 ) -> Recommendations:
@@ -290,7 +339,7 @@ def recommend(
         ConfigError: ``facts`` is a dict with an unknown key or an invalid value.
 
     Example:
-        >>> recs = recommend({"task": "sequence", "fit": "overfitting"})
+        >>> recs = recommend({"modality": "sequence", "fit": "overfitting"})
         >>> recs.techniques()[:2]
         ['l2', 'dropout']
     """
@@ -316,7 +365,7 @@ def recommend(
 
     for rule in fired:
         for effect in rule.effects:
-            kind = _kind_of(effect)
+            kind = kind_of(effect)
             text = describe_effect(effect)
             if kind == "recommend":
                 scores[effect.recommend] = scores.get(effect.recommend, 0.0) + effect.weight
@@ -354,7 +403,21 @@ def recommend(
                     plan_notes.append({"rule": rule.id, "text": line})
             elif kind == "defer":
                 deferred = True
-    params["data_augmentation"]["transforms"] = [n for n in adds if n not in removes]
+    chosen = [n for n in adds if n not in removes]
+    # The catalogue says which transforms the input allows: colour needs 3 channels, mirrors
+    # never go on orientation-sensitive data (whatever the rules added).
+    channels, no_flip = facts["channels"], bool(facts["no_flip"])
+    kept, dropped = fit_transforms(chosen, channels=channels, no_flip=no_flip)
+    params["data_augmentation"]["transforms"] = kept
+    if no_flip:
+        params["data_augmentation"]["no_flip"] = True
+    for name in dropped:
+        why = (
+            "it mirrors inputs whose orientation carries the label"
+            if TRANSFORMS[name].mirrors and no_flip
+            else f"it needs 3 colour channels and the input has {channels}"
+        )
+        notes.setdefault("data_augmentation", []).append(f"{name} left out: {why}")
 
     def build(name: str, score: float, stage: int | None) -> Recommendation:
         trace = sorted(
@@ -395,8 +458,12 @@ def recommend(
     # may know which transforms keep the label.
     if "data_augmentation" in candidates and not params["data_augmentation"]["transforms"]:
         params["data_augmentation"]["transforms"] = None
-        task = facts["task"]
-        why = "no task declared" if task is None else f"no rule names transforms for task '{task}'"
+        modality = facts["modality"]
+        why = (
+            "no task declared"
+            if modality is None
+            else f"no rule names transforms for task '{modality}'"
+        )
         notes.setdefault("data_augmentation", []).append(
             f"transforms left to the input shape ({why}): keep only transforms that leave the "
             "label unchanged"
@@ -423,7 +490,10 @@ def recommend(
     renumber = {stage: i + 1 for i, stage in enumerate(sorted(set(stages.values())))}
     stages = {t: renumber[stage] for t, stage in stages.items()}
     order = sorted(candidates, key=lambda t: (stages[t], -scores[t], _ORDER[t]))
-    items = [build(t, scores[t], stages[t]) for t in order]
+    order = _drop_conflicts(order, plan_notes)
+    renumber = {stage: i + 1 for i, stage in enumerate(sorted({stages[t] for t in order}))}
+    items = [build(t, scores[t], renumber[stages[t]]) for t in order]
+    _reduce_conflicting(items)
 
     touched = [t for t in TECHNIQUES if (t in scores or t in vetoes) and t not in candidates]
     discouraged = [

@@ -2,8 +2,9 @@
 
 Shows the verdict, the key facts with their sources, the staged plan with a one-line reason
 per technique, what was ruled out and why, and a copy-paste PyTorch snippet for stage 1.
-The snippet comes from ``advisor.regularizers.Stack.to_code()``; when that package is not
-available, a plain-PyTorch snippet written here stands in (and says so).
+The snippet is ``advisor.report.stack_code`` (``Stack.to_code()``), imported only when a plan
+is printed: the engine sits below ``regularizers`` and ``report``, and only display paths reach
+up, lazily (see docs/architecture.md).
 """
 
 from __future__ import annotations
@@ -66,73 +67,11 @@ def _params_text(params: dict[str, Any]) -> str:
     return " ".join(parts)
 
 
-def stage_one_snippet(recs: Recommendations) -> tuple[str, str]:
-    """Python code applying stage 1 and where it came from (``"stack"`` or ``"fallback"``)."""
-    stack = recs.to_stack(max_stage=1)
-    if not stack["pieces"]:
-        return "", "none"
-    try:
-        from advisor.regularizers import Stack
+def stage_one_snippet(recs: Recommendations) -> str:
+    """Python code applying stage 1 of the plan; ``""`` when stage 1 is advice only."""
+    from advisor.report import stack_code  # display path: the one upward import, lazy
 
-        return Stack.from_dict(stack).to_code(), "stack"
-    except (ImportError, AttributeError, NotImplementedError):
-        return _fallback_snippet(stack), "fallback"
-
-
-def _fallback_snippet(stack: dict[str, Any]) -> str:
-    """Plain PyTorch for the stage-1 pieces (used when advisor.regularizers is unavailable)."""
-    pieces = {p["technique"]: p["params"] for p in stack["pieces"]}
-    lines = ["import torch", "from torch import nn", ""]
-    decay = pieces.get("l2", {}).get("weight_decay", 0.0)
-    lines += [
-        "# Decoupled weight decay (AdamW); biases and normalisation weights are not decayed.",
-        "decay = [p for n, p in model.named_parameters() if p.requires_grad and p.ndim > 1]",
-        "no_decay = [p for n, p in model.named_parameters() if p.requires_grad and p.ndim <= 1]",
-        "optimizer = torch.optim.AdamW(",
-        f'    [{{"params": decay, "weight_decay": {decay!r}}}, {{"params": no_decay, "weight_decay": 0.0}}],',
-        "    lr=1e-3,",
-        ")",
-    ]
-    if "dropout" in pieces:
-        lines += [
-            "",
-            f"# Dropout: put nn.Dropout(p={pieces['dropout']['p']!r}) after hidden activations.",
-        ]
-    if "label_smoothing" in pieces:
-        lines += [
-            "",
-            f"loss_fn = nn.CrossEntropyLoss(label_smoothing={pieces['label_smoothing']['smoothing']!r})",
-        ]
-    if "batch_norm" in pieces:
-        lines += [
-            "",
-            "# Batch norm: nn.BatchNorm2d(channels) after each conv (nn.BatchNorm1d after linear layers).",
-        ]
-    if "data_augmentation" in pieces:
-        aug = pieces["data_augmentation"]
-        lines += [
-            "",
-            f"# Data augmentation (training only): {', '.join(aug.get('transforms') or []) or 'label-preserving transforms'}, magnitude {aug.get('magnitude')}.",
-        ]
-    if "early_stopping" in pieces:
-        es = pieces["early_stopping"]
-        lines += [
-            "",
-            f"# Early stopping on {es.get('monitor', 'val_loss')}: patience {es.get('patience')}, keep the best weights.",
-            'best, bad_epochs, best_state = float("inf"), 0, None',
-            "for epoch in range(max_epochs):",
-            "    train_one_epoch(model, optimizer)",
-            "    val_loss = evaluate(model)",
-            f"    if val_loss < best - {es.get('min_delta', 0.0)!r}:",
-            "        best, bad_epochs = val_loss, 0",
-            "        best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}",
-            "    else:",
-            "        bad_epochs += 1",
-            f"        if bad_epochs >= {es.get('patience')}:",
-            "            break",
-            "model.load_state_dict(best_state)",
-        ]
-    return "\n".join(lines)
+    return stack_code(recs.to_stack(max_stage=1))
 
 
 def render_recommendations(recs: Recommendations):
@@ -191,12 +130,9 @@ def render_recommendations(recs: Recommendations):
         yield Text.from_markup("[bold]Notes[/]")
         for note in recs.notes:
             yield Text(f"  - {note['text']} [{note['rule']}]")
-    code, origin = stage_one_snippet(recs)
+    code = stage_one_snippet(recs)
     if code:
-        label = "Stage 1 in PyTorch" + (
-            " (plain PyTorch: advisor.regularizers unavailable)" if origin == "fallback" else ""
-        )
-        yield Text.from_markup(f"[bold]{label}[/]")
+        yield Text.from_markup("[bold]Stage 1 in PyTorch[/]")
         # Never wrap code or JSON: a wrapped line is broken when pasted.
         highlighted = Syntax(code, "python", theme="ansi_dark").highlight(code)
         highlighted.no_wrap, highlighted.overflow = True, "ignore"

@@ -3,10 +3,13 @@
 A check measures one value; its condition compares it with a threshold; each result is
 PASS, WARN, FAIL or ERROR (a check that raised becomes ERROR, it does not crash the gate).
 The ``CheckReport`` owns the exit code (0 all hold, 1 a condition failed); renderers for
-text, json, github, junit and sarif are separate from the results (``advisor.gate._render``).
+text, json, github, junit and sarif are separate from the results (``render``).
 Each condition is a small object (``Condition``: id, name, measure, ``evaluate``, ``explain``).
+Modules: ``_gate`` (``check``), ``_report`` (results, exit code), ``_conditions`` and
+``_baseline_conditions``, ``_fingerprint`` (measures and the noise-aware test), ``_baseline``
+(the file), ``_render``.
 A baseline is the fingerprint of one or several runs of a configuration
-(``fingerprint_from_runs``, ``advisor.gate._fingerprint``): a measure fails only when the run is
+(``fingerprint_from_runs``): a measure fails only when the run is
 worse than the baseline beyond its run-to-run spread and curve noise.
 
 Example:
@@ -24,20 +27,17 @@ from advisor.gate._baseline import (
     read_baseline,
     write_baseline,
 )
-from advisor.gate._fingerprint import fingerprint_from_runs, measure_run
-from advisor.gate._gate import (
+from advisor.gate._baseline_conditions import BaselineCondition
+from advisor.gate._conditions import (
     DEFAULT_FAIL_ON,
-    BaselineCondition,
-    CheckReport,
-    CheckResult,
     Condition,
     GateContext,
     LimitCondition,
     MinBestMetricCondition,
-    Status,
     VerdictCondition,
-    check,
 )
+from advisor.gate._fingerprint import fingerprint_from_runs, measure_run
+from advisor.gate._gate import check
 from advisor.gate._render import (
     render,
     render_github,
@@ -46,6 +46,7 @@ from advisor.gate._render import (
     render_sarif,
     render_text,
 )
+from advisor.gate._report import CheckReport, CheckResult, Status
 
 __all__ = [
     "BASELINE_VERSION",

@@ -2,7 +2,9 @@
 
 The stack (``Stack``, torch-free) is what the rules engine recommends and the tuner tunes;
 ``apply(model, stack)`` returns an ``Applied`` with the model, optimizer parameter groups,
-loss, batch transform, early-stopping controller, penalty and post-step hook.
+loss, batch transform, early-stopping controller, penalty and post-step hook. The parts are
+typed data as well as callables (``Penalty``, ``ProximalStep``, ``PostStep``, ``LossSpec``), so
+another loop (the tuner's stacked folds) reads what to do instead of probing callables.
 
 Functional pieces (pure tensor functions, usable with ``torch.func.functional_call`` and,
 where noted, inside ``torch.func.vmap(..., randomness="different")`` over stacked folds):
@@ -19,7 +21,8 @@ where noted, inside ``torch.func.vmap(..., randomness="different")`` over stacke
   ``augment_sequences``, ``augment_tabular``; ``mixup_batch`` / ``cutmix_batch``: batch
   transforms with an optional ``torch.Generator`` (not under vmap: apply them to the batch
   before the vmapped step).
-- ``EarlyStopping``: one controller per fold (``reset()`` between folds).
+- ``EarlyStopping``: one controller per run or fold (``reset()`` between folds); the same
+  class serves users, the tuner and ``Stack.to_code()``.
 - ``ExponentialMovingAverage``: the EMA of a model's weights (stack piece ``ema``).
 
 Importing this package does not import torch; names load on first use.
@@ -36,6 +39,10 @@ _LAZY: dict[str, str] = {
     "apply": "advisor.regularizers._apply",
     "Applied": "advisor.regularizers._apply",
     "BatchTransform": "advisor.regularizers._apply",
+    "LossSpec": "advisor.regularizers._parts",
+    "Penalty": "advisor.regularizers._parts",
+    "PostStep": "advisor.regularizers._parts",
+    "ProximalStep": "advisor.regularizers._parts",
     "EarlyStopping": "advisor.regularizers._early_stopping",
     "ExponentialMovingAverage": "advisor.regularizers._averaging",
     "DEFAULT_EXCLUDE": "advisor.regularizers._penalties",

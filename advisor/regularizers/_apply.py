@@ -33,16 +33,9 @@ from advisor.errors import ConfigError
 from advisor.regularizers._augment import BatchAugment
 from advisor.regularizers._averaging import ExponentialMovingAverage
 from advisor.regularizers._early_stopping import EarlyStopping
-from advisor.regularizers._losses import SmoothedCrossEntropy
 from advisor.regularizers._mix import _host_rng, cutmix_batch, mixup_batch
-from advisor.regularizers._penalties import (
-    decayed_names,
-    l1_penalty,
-    l1_proximal_step,
-    l2_penalty,
-    param_groups,
-    sparsity,
-)
+from advisor.regularizers._parts import LossSpec, Penalty, PostStep, ProximalStep
+from advisor.regularizers._penalties import decayed_names, param_groups, sparsity
 from advisor.regularizers._stack import Stack
 from advisor.regularizers._stochastic_depth import add_stochastic_depth
 from advisor.regularizers._surgery import insert_batch_norm, insert_dropout, set_dropout
@@ -117,31 +110,42 @@ class BatchTransform:
 class Applied:
     """Everything a training loop needs for a stack (see :func:`apply`).
 
+    The callables are typed parts whose fields say what they do, so another loop can
+    re-express them (the tuner does, over stacked folds) without probing them.
+
     Attributes:
         model: The regularised model (a deep copy of the input unless ``inplace=True``).
         param_groups: Optimizer-ready groups (decoupled weight decay on weights only).
         loss_fn: ``(output, target) -> loss``; accepts hard and soft targets for classification.
         batch_transform: ``(x, y) -> (x, y)``; identity when the stack has no augmentation/mixing.
         early_stopping: An :class:`EarlyStopping` or None.
-        penalty: ``model -> scalar tensor`` (coupled L2 / L1 terms; zero when none).
-        post_step: ``model -> None`` run after ``optimizer.step()`` (L1 proximal step, then the
-            EMA update; no-op when none).
+        penalty: A :class:`Penalty`: ``model -> scalar tensor`` (coupled L2 / L1 terms over
+            ``penalty.names``; zero when none, ``penalty.is_zero``).
+        post_step: A :class:`PostStep`: ``model -> None`` run after ``optimizer.step()`` (the
+            ``proximal`` L1 step, then the ``ema`` update; ``post_step.is_identity`` when none).
+        stack: The stack applied (defaults filled in).
         notes: What was changed and caveats, in words.
         penalized: Names of the parameters weight penalties apply to.
         ema: The :class:`ExponentialMovingAverage` of the weights (stack piece ``ema``) or None.
+        weight_decay: The decoupled weight decay on ``penalized`` (in ``param_groups``).
+        proximal: The L1 :class:`ProximalStep` (also inside ``post_step``) or None.
+        loss: The :class:`LossSpec` ``loss_fn`` was built from.
     """
 
     model: nn.Module
     param_groups: list[dict]
     loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
-    batch_transform: Callable[[torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.Tensor]]
+    batch_transform: BatchTransform
     early_stopping: EarlyStopping | None
-    penalty: Callable[[nn.Module], torch.Tensor]
-    post_step: Callable[[nn.Module], None]
+    penalty: Penalty
+    post_step: PostStep
     stack: Stack = field(default_factory=Stack)
     notes: list[str] = field(default_factory=list)
     penalized: list[str] = field(default_factory=list)
     ema: ExponentialMovingAverage | None = None
+    weight_decay: float = 0.0
+    proximal: ProximalStep | None = None
+    loss: LossSpec = field(default_factory=LossSpec)
 
     @property
     def eval_model(self) -> nn.Module:
@@ -161,60 +165,6 @@ class Applied:
 
     def __str__(self) -> str:
         return "\n".join([f"{self.stack}", *(f"  - {n}" for n in self.notes)])
-
-
-class _Penalty:
-    """``model -> (wd/2)||w||^2 + l1 * |w|_1`` over fixed parameter names."""
-
-    def __init__(self, names: list[str], *, l2: float, l1: float):
-        self.names, self.l2, self.l1 = names, l2, l1
-
-    def __call__(self, model: nn.Module) -> torch.Tensor:
-        params = dict(model.named_parameters())
-        total = next(iter(params.values())).new_zeros(()) if params else torch.zeros(())
-        if self.l2 > 0:
-            total = total + l2_penalty(params, self.names, weight_decay=self.l2)
-        if self.l1 > 0:
-            total = total + l1_penalty(params, self.names, strength=self.l1)
-        return total
-
-    def __repr__(self) -> str:
-        return f"Penalty(l2={self.l2:g}, l1={self.l1:g}, over {len(self.names)} tensors)"
-
-
-class _ProximalStep:
-    """``model -> None``: soft-threshold the penalised weights by ``lr * strength``."""
-
-    def __init__(self, names: list[str], threshold: float):
-        self.names, self.threshold = set(names), threshold
-
-    def __call__(self, model: nn.Module) -> None:
-        if self.threshold > 0:
-            l1_proximal_step(
-                [p for n, p in model.named_parameters() if n in self.names], self.threshold
-            )
-
-    def __repr__(self) -> str:
-        return f"ProximalStep(threshold={self.threshold:g})"
-
-
-def _no_op(model: nn.Module) -> None:
-    return None
-
-
-class _StepThenAverage:
-    """``model -> None``: the proximal step (if any), then the EMA update."""
-
-    def __init__(self, proximal: _ProximalStep | None, ema: ExponentialMovingAverage):
-        self.proximal, self.ema = proximal, ema
-
-    def __call__(self, model: nn.Module) -> None:
-        if self.proximal is not None:
-            self.proximal(model)
-        self.ema.update(model)
-
-    def __repr__(self) -> str:
-        return " + ".join(repr(x) for x in (self.proximal, self.ema) if x is not None)
 
 
 def _infer_classes(model: nn.Module) -> int | None:
@@ -344,28 +294,28 @@ def apply(
             f"weight decay {decay:g} on {len(names)} weight tensors (biases and norm parameters excluded); "
             "use AdamW or SGD"
         )
-    post_step: Callable[[nn.Module], None] = _no_op
+    proximal = None
     if l1_prox > 0:
         if lr is None:
             raise ConfigError(
                 "the L1 proximal step needs the learning rate: call apply(model, stack, lr=...) "
                 "or set proximal=false in the l1/elastic_net params."
             )
-        post_step = _ProximalStep(names, lr * l1_prox)
+        proximal = ProximalStep(tuple(names), lr * l1_prox)
         notes.append(
             f"L1 proximal step (soft-threshold {lr * l1_prox:g}) after each optimizer step; see Applied.sparsity()"
         )
-    penalty = _Penalty(names, l2=coupled_l2, l1=l1_pen)
+    penalty = Penalty(tuple(names), l2=coupled_l2, l1=l1_pen)
 
     smoothing = stack["label_smoothing"].params["smoothing"] if "label_smoothing" in stack else 0.0
     if task == "classification":
-        loss_fn: Callable = SmoothedCrossEntropy(smoothing)
+        loss = LossSpec("cross_entropy", smoothing)
     else:
         if "label_smoothing" in stack:
             raise ConfigError(
                 "label_smoothing applies to classification; remove it for task='regression'."
             )
-        loss_fn = nn.MSELoss()
+        loss = LossSpec("mse")
 
     aug = None
     if (piece := stack.get("data_augmentation")) is not None:
@@ -406,7 +356,6 @@ def apply(
     ema = None
     if (piece := stack.get("ema")) is not None:
         ema = ExponentialMovingAverage(model, decay=piece.params["decay"])
-        post_step = _StepThenAverage(post_step if post_step is not _no_op else None, ema)
         notes.append(
             f"exponential moving average of the weights (decay {ema.decay:g}, about the last "
             f"{round(1 / (1 - ema.decay))} steps) updated after each optimizer step; validate, "
@@ -416,13 +365,16 @@ def apply(
     return Applied(
         model=model,
         param_groups=groups,
-        loss_fn=loss_fn,
+        loss_fn=loss.build(),
         batch_transform=transform,
         early_stopping=stopper,
         penalty=penalty,
-        post_step=post_step,
+        post_step=PostStep(proximal, ema),
         stack=stack,
         notes=notes,
         penalized=names,
         ema=ema,
+        weight_decay=decay,
+        proximal=proximal,
+        loss=loss,
     )

@@ -1,9 +1,10 @@
 """Print a :class:`Stack` as a copy-paste PyTorch snippet (no torch import here).
 
 Plain PyTorch wherever a few lines do it (weight decay groups, L1/L2 terms, proximal step,
-dropout rates, label smoothing, mixup, early stopping); one ``advisor.regularizers`` call
-where the technique needs model surgery or a batched kernel (inserting layers, stochastic
-depth, augmentation, cutmix).
+dropout rates, label smoothing, mixup); one ``advisor.regularizers`` call where the technique
+needs model surgery or a batched kernel (inserting layers, stochastic depth, augmentation,
+cutmix), and ``EarlyStopping`` for early stopping, so the snippet, ``apply()`` and the tuner
+stop by the same rules.
 """
 
 from __future__ import annotations
@@ -140,22 +141,14 @@ def stack_to_code(stack: Stack, *, model: str = "model", lr: float = 1e-3) -> st
         step += [f"ema.update_parameters({m})"]
     es = p.get("early_stopping")
     if es:
-        sign = "<" if es["mode"] == "min" else ">"
-        delta = f" - {es['min_delta']!r}" if es["mode"] == "min" else f" + {es['min_delta']!r}"
-        after += [
-            f"# early stopping on {es['monitor']} (patience {es['patience']}), call once per epoch:",
-            f"if {es['monitor']} {sign} best{delta}:",
-            f"    best, bad_epochs = {es['monitor']}, 0",
-            f"    best_state = {{k: v.detach().clone() for k, v in {m}.state_dict().items()}}",
-            "else:",
-            "    bad_epochs += 1",
-            f"if bad_epochs >= {es['patience']}:",
+        # The one EarlyStopping the tuner and apply() use, so the snippet stops the same way.
+        uses_advisor.add("EarlyStopping")
+        setup += [
+            f"# early stopping on {es['monitor']} (patience {es['patience']}); restores the best weights",
+            f"stopper = EarlyStopping(monitor={es['monitor']!r}, mode={es['mode']!r}, "
+            f"patience={es['patience']!r}, min_delta={es['min_delta']!r}, restore_best={es['restore_best']!r})",
         ]
-        if es["restore_best"]:
-            after += [f"    {m}.load_state_dict(best_state)"]
-        after += ["    break"]
-        start = "inf" if es["mode"] == "min" else "-inf"
-        setup += [f"best, bad_epochs = float({start!r}), 0"]
+        after += [f"if stopper.step({es['monitor']}, {m}):  # once per epoch", "    break"]
 
     lines = list(head)
     if uses_advisor:

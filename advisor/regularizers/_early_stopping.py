@@ -3,7 +3,14 @@
 Prechelt (1998), "Early Stopping - But When?": keep the weights of the best epoch and stop
 after ``patience`` epochs without an improvement larger than ``min_delta``. The controller is
 called once per epoch with a float (a validation value is read to the host once per epoch
-anyway), so it works in a plain loop, in Lightning and per fold inside the tuner.
+anyway), so it works in a plain loop, in Lightning, per fold inside the tuner, and in the
+code ``Stack.to_code()`` prints: one class, one set of rules:
+
+- the first epoch always counts as an improvement (it is the best seen so far, whatever
+  ``min_delta`` says);
+- a later epoch improves when it beats the best by more than ``min_delta``;
+- NaN is never an improvement and stops at once (a NaN validation value means training
+  diverged; waiting ``patience`` more epochs only spends time), restoring the best weights.
 
 Example:
     >>> stopper = EarlyStopping(patience=2)
@@ -19,6 +26,7 @@ import copy
 import math
 from typing import Any
 
+from advisor._validation import check_choice, check_number
 from advisor.errors import ConfigError
 
 __all__ = ["EarlyStopping"]
@@ -45,14 +53,9 @@ class EarlyStopping:
         min_delta: float = 0.0,
         restore_best: bool = True,
     ):
-        if isinstance(patience, bool) or not isinstance(patience, int) or patience < 1:
-            raise ConfigError(f"patience of EarlyStopping must be an int >= 1, got {patience!r}.")
-        if mode not in ("min", "max"):
-            raise ConfigError(f"mode of EarlyStopping must be 'min' or 'max', got {mode!r}.")
-        if not isinstance(min_delta, int | float) or min_delta < 0:
-            raise ConfigError(
-                f"min_delta of EarlyStopping must be a number >= 0, got {min_delta!r}."
-            )
+        patience = check_number("patience", patience, of="EarlyStopping", low=1, integer=True)
+        check_choice("mode", mode, ("min", "max"), of="EarlyStopping")
+        check_number("min_delta", min_delta, of="EarlyStopping", low=0)
         self.monitor = monitor
         self.mode = mode
         self.patience = patience
@@ -79,7 +82,7 @@ class EarlyStopping:
 
         Args:
             value: The monitored value (float, 0-d tensor, or a dict holding ``monitor``).
-                NaN counts as no improvement.
+                The first value always improves; NaN never does and stops at once.
             model: If given and ``restore_best``, the best weights are kept (a detached copy
                 on the same device) and restored into it when stopping.
         """
@@ -92,13 +95,14 @@ class EarlyStopping:
             value = value[self.monitor]
         value = float(value)
         self.epoch += 1
-        if not math.isnan(value) and self._improved(value):
+        diverged = math.isnan(value)
+        if not diverged and (self.best_epoch < 0 or self._improved(value)):
             self.best, self.best_epoch, self.bad_epochs = value, self.epoch, 0
             if model is not None and self.restore_best:
                 self.best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
         else:
             self.bad_epochs += 1
-        self.stopped = self.bad_epochs >= self.patience
+        self.stopped = diverged or self.bad_epochs >= self.patience
         if self.stopped and model is not None and self.restore_best:
             self.restore(model)
         return self.stopped
@@ -111,6 +115,11 @@ class EarlyStopping:
             return False
         model.load_state_dict(copy.copy(self.best_state))
         return True
+
+    @property
+    def improved(self) -> bool:
+        """True when the last :meth:`step` was a new best (read it to record that epoch)."""
+        return self.epoch >= 0 and self.best_epoch == self.epoch
 
     def state_dict(self) -> dict[str, Any]:
         return {

@@ -20,7 +20,7 @@ from typing import Any
 
 from advisor.errors import ConfigError
 from advisor.report._recorder import Recorder
-from advisor.report._sections import kind_of
+from advisor.report._sections import kind_of, stack_code
 
 __all__ = [
     "AdvisorCallback",
@@ -30,6 +30,8 @@ __all__ = [
     "plot_recommendations",
     "plot_tuning",
     "plot_weights",
+    "render_fit",
+    "stack_code",
     "to_html_fragment",
     "write_report",
 ]
@@ -47,6 +49,13 @@ def to_html_fragment(obj: Any) -> str:
     from advisor.report._html import render_fragment
 
     return render_fragment(obj)
+
+
+def render_fit(fit: Any, *, width: int = 60) -> Any:
+    """Rich renderables of a fit diagnosis for the terminal (``FitDiagnosis.__rich_console__``)."""
+    from advisor.report._fit_view import render_fit as impl
+
+    return impl(fit, width=width)
 
 
 def plot(obj: Any, **kwargs: Any) -> Any:

@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from advisor.curves._fit_rules import fmt_epoch
+from advisor.curves import fmt_epoch
 
 __all__ = ["render_fit", "sparkline"]
 

@@ -1,38 +1,26 @@
 """Turn any advisor result into report sections, rendered later as HTML or Markdown.
 
 One builder per result type reads the result (its ``to_dict()`` and a few attributes) and
-returns a list of ``Section``; ``_html.py`` and ``_markdown.py`` render the same sections,
-so a notebook cell, an HTML report and a PR comment always say the same thing.
+returns a list of ``Section`` (the content model of ``_blocks.py``); ``_html.py`` and
+``_markdown.py`` render the same sections, so a notebook cell, an HTML report and a PR
+comment always say the same thing. Model, weight and tuning builders: ``_sections_model.py``.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Any
 
 from advisor.errors import ConfigError
+from advisor.report._blocks import Block, Section
+from advisor.report._blocks import fmt as _fmt
+from advisor.report._blocks import scalars as _scalars
+from advisor.report._sections_model import (
+    model_sections,
+    tune_sections,
+    weights_sections,
+)
 
-__all__ = ["Block", "Section", "build_sections", "kind_of", "title_of"]
-
-
-@dataclass
-class Block:
-    """One piece of a section.
-
-    ``kind`` is ``"verdict"`` (data: verdict, confidence, status), ``"kv"`` (data: list of
-    (key, value)), ``"table"`` (data: {"headers": [...], "rows": [[...]]}), ``"text"``,
-    ``"list"`` (data: list of str), ``"code"`` (data: {"language", "code"}) or ``"figure"``
-    (data: {"name", "figure", "alt"}).
-    """
-
-    kind: str
-    data: Any
-
-
-@dataclass
-class Section:
-    title: str
-    blocks: list[Block] = field(default_factory=list)
+__all__ = ["Block", "Section", "build_sections", "kind_of", "stack_code", "title_of"]
 
 
 # Class name -> result kind; dispatch by name keeps heavy modules (torch, optuna) unimported.
@@ -88,32 +76,6 @@ def _source_name(obj: Any) -> str | None:
     if curves is not None and getattr(curves, "source", None):
         return str(curves.source)
     return None
-
-
-def _plain(obj: Any) -> Any:
-    from advisor._jsonutil import to_jsonable
-
-    return to_jsonable(obj)
-
-
-def _fmt(value: Any) -> str:
-    """A short human form of a JSON-able value."""
-    import json
-
-    if value is None:
-        return "-"
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    if isinstance(value, float):
-        return f"{value:.4g}"
-    if isinstance(value, list | dict):
-        text = json.dumps(_plain(value), separators=(", ", ": "))
-        return text if len(text) <= 160 else text[:157] + "..."
-    return str(value)
-
-
-def _scalars(d: dict[str, Any], *, skip: tuple[str, ...] = ()) -> list[tuple[str, str]]:
-    return [(k, _fmt(v)) for k, v in d.items() if k not in skip and not isinstance(v, dict | list)]
 
 
 # ---------------------------------------------------------------- builders per result kind
@@ -279,19 +241,19 @@ def _stage_key(rec: dict[str, Any]) -> tuple[Any, ...]:
     return (stage if isinstance(stage, int | float) else 99, str(stage), -(rec.get("score") or 0))
 
 
-def _snippet(recs: Any) -> str | None:
-    """Python code applying the recommended stack (``Stack.to_code``); None for advice only."""
-    to_stack = getattr(recs, "to_stack", None)
-    if to_stack is None:
-        return None
-    spec = to_stack()
-    if isinstance(spec, dict) and not spec.get("pieces"):
-        return None  # advice-only plans ("train longer") have nothing to apply
-    if hasattr(spec, "to_code"):
-        return spec.to_code()
+def stack_code(stack: Any) -> str:
+    """Python code applying ``stack`` (a ``Stack`` or its dict; ``Stack.to_code``); ``""`` when
+    it has no pieces (advice-only plans such as "train longer" have nothing to apply)."""
     from advisor.regularizers import Stack
 
-    return Stack.from_dict(spec).to_code()
+    stack = Stack.from_dict(stack)
+    return stack.to_code() if len(stack) else ""
+
+
+def _snippet(recs: Any) -> str | None:
+    """The recommended stack as code, for the report's plan section; None for advice only."""
+    to_stack = getattr(recs, "to_stack", None)
+    return (stack_code(to_stack()) or None) if to_stack is not None else None
 
 
 def _recommendation_blocks(recs: Any) -> list[Block]:
@@ -347,68 +309,6 @@ def _recommendations_sections(recs: Any, plots: bool) -> list[Section]:
     return [section]
 
 
-def _weights_blocks(weights: Any, plots: bool) -> list[Block]:
-    from advisor.report._plot_weights import layer_table, plot_weights
-
-    layers = layer_table(weights)
-    blocks: list[Block] = []
-    d = weights.to_dict() if hasattr(weights, "to_dict") else weights
-    if isinstance(d, dict):
-        # The per-model HT-SR summary (verdict, alpha median, worst layers) first, then how.
-        summary = d.get("summary") if isinstance(d.get("summary"), dict) else {}
-        rows = [(k, _fmt(v)) for k, v in summary.items() if v is not None]
-        rows += [(k, v) for k, v in _scalars(d) if k != "seconds"]
-        blocks.append(Block("kv", rows))
-    if layers:
-        rows = [
-            [
-                layer["name"],
-                _fmt(layer.get("alpha")),
-                _fmt(layer.get("shape")),
-                layer.get("flag") or "-",
-            ]
-            for layer in layers
-        ]
-        blocks.append(
-            Block("table", {"headers": ["layer", "alpha", "shape", "flag"], "rows": rows})
-        )
-        if plots:
-            blocks.append(
-                Block(
-                    "figure",
-                    {
-                        "name": "weights",
-                        "figure": plot_weights(weights),
-                        "alt": "per-layer alpha and the worst layer's spectrum",
-                    },
-                )
-            )
-    return blocks
-
-
-def _model_sections(report: Any, plots: bool) -> list[Section]:
-    model = getattr(report, "model", None)
-    model_d = model.to_dict() if hasattr(model, "to_dict") else (model or {})
-    sections = [Section("Model", [Block("kv", _scalars(model_d))])]
-    training = getattr(report, "training", None)
-    if training:
-        training_d = training.to_dict() if hasattr(training, "to_dict") else training
-        if isinstance(training_d, dict):
-            sections.append(
-                Section(
-                    "Training setup", [Block("kv", [(k, _fmt(v)) for k, v in training_d.items()])]
-                )
-            )
-    weights = getattr(report, "weights", None)
-    if weights is not None:
-        sections.append(Section("Weights", _weights_blocks(weights, plots)))
-    return sections
-
-
-def _weights_sections(weights: Any, plots: bool) -> list[Section]:
-    return [Section("Weights", _weights_blocks(weights, plots))]
-
-
 def _diagnosis_sections(diag: Any, plots: bool) -> list[Section]:
     sections: list[Section] = []
     fit = getattr(diag, "fit", None)
@@ -449,73 +349,7 @@ def _diagnosis_sections(diag: Any, plots: bool) -> list[Section]:
         sections.append(Section("Staged plan", _recommendation_blocks(recs)))
     report = getattr(diag, "model_report", None)
     if report is not None:
-        sections.extend(_model_sections(report, plots))
-    return sections
-
-
-def _tune_sections(result: Any, plots: bool) -> list[Section]:
-    from advisor.report._plot_tuning import tune_data
-
-    data = tune_data(result)
-    summary = [(k, _fmt(v)) for k, v in data["summary"].items()]
-    sections = [Section("Study", [Block("kv", summary)])]
-    if data["best_params"]:
-        sections.append(
-            Section(
-                "Best parameters",
-                [
-                    Block(
-                        "table",
-                        {
-                            "headers": ["parameter", "value"],
-                            "rows": [[k, _fmt(v)] for k, v in data["best_params"].items()],
-                        },
-                    )
-                ],
-            )
-        )
-    if plots and (data["trials"] or data["best"]["value"] is not None):
-        from advisor.report._plot_tuning import plot_tuning
-
-        sections[0].blocks.append(
-            Block(
-                "figure",
-                {
-                    "name": "tuning",
-                    "figure": plot_tuning(result),
-                    "alt": "optimisation history, importances and fold scores",
-                },
-            )
-        )
-    if data["trials"]:
-        best_first = sorted(
-            (t for t in data["trials"] if t.get("value") is not None),
-            key=lambda t: t["value"],
-            reverse=data["direction"] == "maximize",
-        )
-        rows = [
-            [
-                str(t.get("number")),
-                _fmt(t.get("value")),
-                _fmt(t.get("state")),
-                _fmt(t.get("params")),
-            ]
-            for t in best_first[:10]
-        ]
-        sections.append(
-            Section(
-                "Top trials",
-                [
-                    Block(
-                        "table", {"headers": ["trial", "CV score", "state", "params"], "rows": rows}
-                    )
-                ],
-            )
-        )
-    if data["code"]:
-        sections.append(
-            Section("Snippet", [Block("code", {"language": "python", "code": data["code"]})])
-        )
+        sections.extend(model_sections(report, plots))
     return sections
 
 
@@ -580,10 +414,10 @@ _BUILDERS = {
     "curves": lambda obj, plots: _curves_sections(obj, plots),
     "fit": _fit_sections,
     "diagnosis": _diagnosis_sections,
-    "model": _model_sections,
-    "weights": _weights_sections,
+    "model": model_sections,
+    "weights": weights_sections,
     "recommendations": _recommendations_sections,
-    "tune": _tune_sections,
+    "tune": tune_sections,
     "check": _check_sections,
     "recorder": _recorder_sections,
 }

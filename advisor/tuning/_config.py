@@ -6,6 +6,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from advisor._validation import check_choice, check_number
 from advisor.errors import ConfigError
 
 __all__ = ["FOLDS_MODES", "OPTIMIZERS", "TrainConfig", "resolve_device"]
@@ -48,24 +49,16 @@ class TrainConfig:
     eval_batch_size: int = 2048
 
     def __post_init__(self) -> None:
-        if self.optimizer not in OPTIMIZERS:
-            raise ConfigError(
-                f"optimizer of TrainConfig must be one of {', '.join(OPTIMIZERS)}, got {self.optimizer!r}."
-            )
-        if isinstance(self.lr, bool) or not isinstance(self.lr, int | float) or not self.lr > 0:
-            raise ConfigError(f"lr of TrainConfig must be a number > 0, got {self.lr!r}.")
+        check_choice("optimizer", self.optimizer, OPTIMIZERS, of="TrainConfig")
+        check_number("lr", self.lr, of="TrainConfig", low=0, low_open=True)
         for name in ("batch_size", "max_epochs", "eval_batch_size"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ConfigError(f"{name} of TrainConfig must be an int >= 1, got {value!r}.")
+            value = check_number(name, getattr(self, name), of="TrainConfig", low=1, integer=True)
+            object.__setattr__(self, name, value)  # 64.0 from a JSON file becomes 64
         if self.amp not in ("auto", True, False):
             raise ConfigError(
                 f"amp of TrainConfig must be 'auto', true or false, got {self.amp!r}."
             )
-        if self.folds_mode not in FOLDS_MODES:
-            raise ConfigError(
-                f"folds_mode of TrainConfig must be one of {', '.join(FOLDS_MODES)}, got {self.folds_mode!r}."
-            )
+        check_choice("folds_mode", self.folds_mode, FOLDS_MODES, of="TrainConfig")
         if self.train_step is not None and not callable(self.train_step):
             raise ConfigError(
                 f"train_step of TrainConfig must be callable, got {type(self.train_step).__name__}."

@@ -30,17 +30,6 @@ __all__ = [
 
 SPACES = ("rules", "full")
 
-# Wide ranges someone without advice would search (each covers the literature's usual values).
-_FULL: dict[str, dict[str, dict[str, Any]]] = {
-    "l2": {"weight_decay": {"type": "float", "low": 1e-6, "high": 1e-1, "log": True}},
-    "l1": {"strength": {"type": "float", "low": 1e-7, "high": 1e-2, "log": True}},
-    "dropout": {"p": {"type": "float", "low": 0.0, "high": 0.8}},
-    "label_smoothing": {"smoothing": {"type": "float", "low": 0.0, "high": 0.3}},
-    "mixup": {"alpha": {"type": "float", "low": 0.05, "high": 1.0, "log": True}},
-    "data_augmentation": {"magnitude": {"type": "float", "low": 0.0, "high": 1.0}},
-    "early_stopping": {"patience": {"type": "int", "low": 2, "high": 30}},
-}
-
 
 def resolve_stack(stack: Any):
     """Accept a ``Stack``, ``Recommendations``, stack dict or a path to stack JSON."""
@@ -65,10 +54,14 @@ def resolve_stack(stack: Any):
 def full_stack(task: str, *, input_ndim: int):
     """Every technique that fits the task, with the wide ranges of the full space.
 
+    The ranges are the catalogue's full ranges (``advisor.catalogue``, ``Param.full``), each
+    covering the literature's usual values, as someone without advice would search them.
+
     Label smoothing and mixup only make sense for classification; data augmentation is left
     out for tabular data (noise injection is its only transform there and the L2/dropout
     ranges already cover it).
     """
+    from advisor.catalogue import TECHNIQUES
     from advisor.regularizers import Stack
 
     techniques = ["l2", "l1", "dropout", "early_stopping"]
@@ -78,17 +71,19 @@ def full_stack(task: str, *, input_ndim: int):
         techniques.append("data_augmentation")
     pieces = []
     for t in techniques:
-        space = _FULL[t]
-        params = {
-            name: (
-                spec["low"]
-                if spec["type"] != "float" or spec.get("log")
-                else (spec["low"] + spec["high"]) / 2
-            )
-            for name, spec in space.items()
-        }
+        space = TECHNIQUES[t].full_space()
         if t == "early_stopping":
-            params = {"patience": 10}
+            # Patience is searched from the catalogue's default, not from the range's end.
+            params = {"patience": TECHNIQUES[t].params["patience"].default}
+        else:
+            params = {
+                name: (
+                    spec["low"]
+                    if spec["type"] != "float" or spec.get("log")
+                    else (spec["low"] + spec["high"]) / 2
+                )
+                for name, spec in space.items()
+            }
         pieces.append({"technique": t, "params": params, "search_space": space})
     return Stack.from_dict({"version": 1, "pieces": pieces})
 

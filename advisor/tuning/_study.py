@@ -17,6 +17,8 @@ of records never count, and are tagged in the trial's ``advisor_status`` user at
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import random
 import socket
@@ -26,7 +28,18 @@ from typing import Any
 
 from advisor.errors import ConfigError
 
-__all__ = ["DEFAULT_STORAGE_DIR", "TrialBudget", "describe_storage", "open_storage"]
+__all__ = [
+    "DEFAULT_STORAGE_DIR",
+    "PRUNERS",
+    "TrialBudget",
+    "default_study_name",
+    "describe_storage",
+    "make_pruner",
+    "open_storage",
+    "open_study",
+]
+
+PRUNERS = ("median", "hyperband", "none")
 
 DEFAULT_STORAGE_DIR = Path(".advisor")
 DEFAULT_JOURNAL = "tune.journal"
@@ -217,3 +230,82 @@ class TrialBudget:
         trial.set_user_attr(STATUS_ATTR, "excess")
         self.study.tell(trial, state=TrialState.FAIL)
         return False
+
+
+# ---------------------------------------------------------------------------- the study
+def make_pruner(pruner: Any, max_epochs: int):
+    import optuna
+
+    if isinstance(pruner, optuna.pruners.BasePruner):
+        return pruner
+    if pruner == "median":
+        # Warm-up: the first epochs of every trial look alike; judging them prunes good trials.
+        return optuna.pruners.MedianPruner(
+            n_startup_trials=3, n_warmup_steps=min(3, max_epochs - 1)
+        )
+    if pruner == "hyperband":
+        return optuna.pruners.HyperbandPruner(min_resource=1, max_resource=max_epochs)
+    if pruner in ("none", None):
+        return optuna.pruners.NopPruner()
+    raise ConfigError(
+        f"pruner must be one of {', '.join(PRUNERS)} or an optuna pruner, got {pruner!r}."
+    )
+
+
+def default_study_name(model_fn, X, task, folds, seed, space, stack) -> str:
+    # Same command, same data -> same name, so a rerun after Ctrl-C resumes the same study.
+    key = json.dumps(
+        [
+            getattr(model_fn, "__module__", ""),
+            getattr(model_fn, "__qualname__", repr(model_fn)),
+            list(X.shape),
+            task,
+            folds,
+            seed,
+            space,
+            stack.to_dict(),
+        ],
+        sort_keys=True,
+        default=str,
+    )
+    return "advisor-" + hashlib.sha1(key.encode()).hexdigest()[:10]
+
+
+def open_study(storage, name, direction, seed, pruner, settings, resume):
+    import optuna
+
+    exists = name in {
+        s.study_name for s in optuna.get_all_study_summaries(storage, include_best_trial=False)
+    }
+    if resume and not exists:
+        raise ConfigError(
+            f"study {name!r} does not exist in this storage, so it cannot be resumed; drop --resume to start it."
+        )
+    sampler = optuna.samplers.TPESampler(seed=seed) if not exists else optuna.samplers.TPESampler()
+    created = False
+    if not exists:
+        try:
+            study = optuna.create_study(
+                storage=storage,
+                study_name=name,
+                direction=direction,
+                sampler=sampler,
+                pruner=pruner,
+            )
+            study.set_user_attr("advisor_settings", settings)
+            created = True
+        except optuna.exceptions.DuplicatedStudyError:  # another worker created it a moment ago
+            exists = True
+    if exists:
+        study = optuna.load_study(storage=storage, study_name=name, sampler=sampler, pruner=pruner)
+        for _ in range(50):  # the creator writes the settings right after creating the study
+            if "advisor_settings" in study.user_attrs:
+                break
+            time.sleep(0.1)
+        saved = study.user_attrs.get("advisor_settings")
+        if saved is not None and saved != json.loads(json.dumps(settings)):
+            diff = [k for k in settings if saved.get(k) != json.loads(json.dumps(settings[k]))]
+            raise ConfigError(
+                f"study {name!r} was created with other settings ({', '.join(diff)} differ); rerun with the same settings or pass a new --study name."
+            )
+    return study, created

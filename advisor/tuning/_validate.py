@@ -74,7 +74,7 @@ def check_model(
     import torch
     import torch.nn.functional as F
 
-    from advisor.tuning._train import _align, build_model
+    from advisor.tuning._folds_base import align_output, build_model
 
     try:
         model = build_model(model_fn, params or {})
@@ -122,7 +122,7 @@ def check_model(
                 )
             F.cross_entropy(out.float(), yb)
         else:
-            pred = _align(out, yb)
+            pred = align_output(out, yb)
             if tuple(pred.shape) != tuple(yb.shape):
                 raise ConfigError(
                     f"{what}: the model outputs shape {tuple(out.shape)} but the targets have "

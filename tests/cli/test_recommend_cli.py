@@ -10,7 +10,7 @@ from advisor.cli._main import main
 
 BASE = [
     "recommend",
-    "--task",
+    "--modality",
     "image",
     "--samples",
     "2000",
@@ -58,6 +58,21 @@ def test_text_report(capsys):
         "Stage 1 in PyTorch",
     ):
         assert expected in out, expected
+
+
+def test_old_task_flag_still_works_with_a_deprecation_note(capsys):
+    new = run([*BASE, "--format", "json"], capsys)
+    argv = ["--task" if a == "--modality" else a for a in BASE]
+    code, out, err = run([*argv, "--format", "json"], capsys)
+    assert code == 0 and json.loads(out)["recommendations"] == json.loads(new[1])["recommendations"]
+    assert err.strip() == (
+        "advisor: note: --task image is deprecated; use --modality image "
+        "(the old spelling goes in the next release)."
+    )
+    facts = json.loads(out)["facts"]
+    assert facts["modality"]["source"] == facts["task"]["source"] == "--task (deprecated)"
+    code, out, err = run([*BASE, "--objective", "classification", "--format", "json"], capsys)
+    assert code == 0 and json.loads(out)["facts"]["objective"]["source"] == "--objective"
 
 
 def test_existing_regularization_flags(capsys):

@@ -158,7 +158,8 @@ def test_no_chance_inferred_for_ordinary_levels():
 
 def test_train_worse_than_val_is_not_underfitting():
     # Dropout: the train loss is measured with dropout on, so it sits above validation.
-    fit = diagnose_fit(make(GOOD_VAL + 0.3, GOOD_VAL))
+    val = noisy(0.12 + 2 * np.exp(-E / 5), 0.003)
+    fit = diagnose_fit(make(val + 0.3, val))
     assert fit.verdict == "good_fit"
     assert fit.gap["end_abs"] < 0
     assert any("dropout" in e for e in fit.evidence)
@@ -180,11 +181,9 @@ def test_loss_up_accuracy_up_reports_both_readings():
     assert any("Loss and accuracy disagree" in e for e in fit.evidence)
 
 
-def test_val_only_run_lowers_confidence():
-    with_train = diagnose_fit(make(TRAIN, OVERFIT_VAL))
+def test_val_only_run_has_a_caveat_and_no_gap():
     val_only = diagnose_fit(make(None, OVERFIT_VAL))
     assert val_only.verdict == "overfitting"
-    assert val_only.confidence < with_train.confidence
     assert val_only.gap["best_abs"] is None
     assert any("No matching train series" in c for c in val_only.caveats)
 

@@ -90,9 +90,10 @@ def test_loss_up_accuracy_up_gives_both_readings(real_curves_dir):
     assert any("disagree" in e for e in fit.evidence)
 
 
-def test_no_validation_file_is_a_clear_error(real_curves_dir):
-    with pytest.raises(CurveFormatError, match="cub-v5-nan.csv"):
-        diagnose_fit(load_curves(real_curves_dir / "lightning/cub-v5-nan.csv"))
+def test_training_only_nan_components_are_diverging(real_curves_dir):
+    # No validation rows, and the two training loss components are NaN: judged from training alone.
+    fit = diagnose_fit(load_curves(real_curves_dir / "lightning/cub-v5-nan.csv"))
+    assert fit.train_only and fit.verdict == "diverging"
 
 
 def test_bundled_mnist_is_good(bundled_real_dir):

@@ -12,7 +12,7 @@ from advisor.engine._facts import ARCHS, BUDGETS, TASKS, VERDICTS
 declared = st.fixed_dictionaries(
     {},
     optional={
-        "task": st.sampled_from(TASKS),
+        "modality": st.sampled_from(TASKS),
         "samples": st.integers(2, 5_000_000),
         "classes": st.integers(1, 5000),
         "params": st.floats(1e3, 1e10),

@@ -81,7 +81,7 @@ def test_type_error_at_evaluation_is_a_condition_error():
 
 @pytest.mark.parametrize(
     "module",
-    ["_expr", "_facts", "_rules", "_recommend", "_techniques", "_render"],
+    ["_expr", "_facts", "_rule_schema", "_rule", "_loader", "_lint", "_recommend", "_render"],
 )
 def test_docstring_examples_run(module):
     import doctest

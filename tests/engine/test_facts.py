@@ -10,12 +10,40 @@ from advisor.errors import ConfigError
 
 def test_declared_facts_carry_origin_and_source():
     facts = build_facts(
-        declared={"task": "image", "samples": 2000}, sources={"samples": "--samples"}
+        declared={"modality": "image", "samples": 2000}, sources={"samples": "--samples"}
     )
-    assert facts["task"] == "image"
+    assert facts["modality"] == "image"
     assert facts.fact("samples").origin == "declared"
     assert facts.fact("samples").source == "--samples"
-    assert facts.fact("task").source == "declared by the user"
+    assert facts.fact("modality").source == "declared by the user"
+
+
+def test_task_is_a_deprecated_alias_of_modality_and_objective():
+    with pytest.warns(DeprecationWarning, match="use modality='image'"):
+        facts = build_facts(declared={"task": "image"}, sources={"task": "--task"})
+    # The old name still reads the new fact (rules written with `task` keep working).
+    assert facts["modality"] == facts["task"] == "image"
+    assert facts.fact("task").source == facts.fact("modality").source == "--task"
+    assert "task" in facts.to_dict() and "<td>task</td>" not in facts._repr_html_()
+    with pytest.warns(DeprecationWarning, match="use objective='forecasting'"):
+        facts = build_facts(declared={"task": "timeseries"})
+    assert facts["objective"] == "forecasting" and facts["sequence"] is True
+    with (
+        pytest.raises(ConfigError, match="contradicts modality 'text'"),
+        pytest.warns(DeprecationWarning),
+    ):
+        build_facts(declared={"task": "image", "modality": "text"})
+
+
+def test_objective_decides_classification():
+    facts = build_facts(declared={"modality": "tabular", "objective": "regression", "classes": 5})
+    assert facts["classification"] is False and facts["objective"] == "regression"
+    assert build_facts(declared={"classes": 5})["classification"] is True
+
+
+def test_channels_are_measured_from_the_model():
+    facts = build_facts(model={"input_channels": 1})
+    assert facts["channels"] == 1 and facts.fact("channels").origin == "measured"
 
 
 def test_unknown_facts_read_as_none():
@@ -200,7 +228,7 @@ def test_to_dict_and_render():
 
 
 def test_facts_html_table():
-    html = build_facts(declared={"task": "image", "samples": 2000})._repr_html_()
+    html = build_facts(declared={"modality": "image", "samples": 2000})._repr_html_()
     assert html.startswith("<table") and "<td>size_class</td><td>small</td><td>derived</td>" in html
 
 

@@ -17,7 +17,7 @@ def plan(**declared):
 
 
 def test_small_image_dataset_overfitting_cnn():
-    recs = plan(task="image", samples=2000, params=11e6, arch="cnn", fit="overfitting")
+    recs = plan(modality="image", samples=2000, params=11e6, arch="cnn", fit="overfitting")
     assert set(recs.techniques()[:2]) == {"data_augmentation", "early_stopping"}
     augmentation = recs.get("data_augmentation")
     assert augmentation.stage == 1
@@ -25,7 +25,7 @@ def test_small_image_dataset_overfitting_cnn():
 
 
 def test_no_flip_removes_horizontal_flip():
-    recs = plan(task="image", samples=2000, fit="overfitting", no_flip=True)
+    recs = plan(modality="image", samples=2000, fit="overfitting", no_flip=True)
     params = recs.get("data_augmentation").params
     assert "flip" not in params["transforms"] and "vflip" not in params["transforms"]
     assert params["no_flip"] is True
@@ -35,7 +35,7 @@ def test_no_flip_removes_horizontal_flip():
 
 def test_large_dataset_deep_network():
     recs = plan(
-        task="image", samples=500_000, params=25e6, depth=50, arch="resnet", fit="overfitting"
+        modality="image", samples=500_000, params=25e6, depth=50, arch="resnet", fit="overfitting"
     )
     order = recs.techniques()
     assert order.index("l2") < order.index("data_augmentation")
@@ -54,9 +54,9 @@ def test_large_dataset_with_batchnorm_does_not_add_it():
 @pytest.mark.parametrize(
     "declared",
     [
-        {"task": "sequence", "arch": "rnn"},
-        {"task": "text", "arch": "transformer"},
-        {"task": "sequence", "arch": "transformer", "samples": 50_000},
+        {"modality": "sequence", "arch": "rnn"},
+        {"modality": "text", "arch": "transformer"},
+        {"modality": "sequence", "arch": "transformer", "samples": 50_000},
     ],
 )
 def test_sequence_model_dropout_and_l2_first(declared):
@@ -65,7 +65,9 @@ def test_sequence_model_dropout_and_l2_first(declared):
 
 
 def test_underfitting_with_existing_regularization():
-    recs = plan(fit="underfitting", has_dropout=0.5, weight_decay=0.01, task="image", samples=2000)
+    recs = plan(
+        fit="underfitting", has_dropout=0.5, weight_decay=0.01, modality="image", samples=2000
+    )
     assert recs.techniques() == ["reduce_regularization", "increase_capacity"]
     reduce = recs.get("reduce_regularization")
     text = " ".join(reduce.notes)
@@ -82,8 +84,8 @@ def test_underfitting_without_existing_regularization():
 
 
 def test_fine_tuning_uses_light_ranges():
-    scratch = plan(task="image", samples=20_000, params=25e6, fit="overfitting")
-    tuned = plan(task="image", samples=20_000, params=25e6, fit="overfitting", pretrained=True)
+    scratch = plan(modality="image", samples=20_000, params=25e6, fit="overfitting")
+    tuned = plan(modality="image", samples=20_000, params=25e6, fit="overfitting", pretrained=True)
     for technique, param in (("dropout", "p"), ("l2", "weight_decay")):
         light = tuned.get(technique).search_space[param]
         full = scratch.get(technique).search_space[param]
@@ -101,7 +103,7 @@ def test_fine_tuning_uses_light_ranges():
 
 
 def test_low_budget_ranks_early_stopping_up_and_dropout_down():
-    base = dict(task="image", samples=20_000, params=25e6, fit="overfitting")
+    base = dict(modality="image", samples=20_000, params=25e6, fit="overfitting")
     medium = plan(**base)
     low = plan(budget="low", **base)
     assert low.get("early_stopping").score > medium.get("early_stopping").score
@@ -123,13 +125,13 @@ def test_gpu_hours_act_like_budget():
 
 
 def test_not_converged_trains_longer_first():
-    recs = plan(fit="not_converged", task="image", samples=2000)
+    recs = plan(fit="not_converged", modality="image", samples=2000)
     assert recs.techniques()[0] == "train_longer"
     assert recs[0].stage == 1 and recs.deferred
 
 
 def test_diverging_lowers_learning_rate_and_defers():
-    recs = plan(fit="diverging", task="image", samples=2000, params=25e6)
+    recs = plan(fit="diverging", modality="image", samples=2000, params=25e6)
     assert recs.techniques()[0] == "lower_learning_rate"
     assert recs.deferred
     assert all(r.stage >= 2 for r in recs if r.kind == "regularizer")
@@ -153,12 +155,12 @@ def test_defer_moves_pinned_regularizers_after_the_fix(tmp_path):
 
 
 def test_good_fit_changes_little():
-    recs = plan(fit="good_fit", task="image", samples=2000)
+    recs = plan(fit="good_fit", modality="image", samples=2000)
     assert recs.techniques() == ["early_stopping"]
 
 
 def test_every_recommendation_is_explained():
-    recs = plan(task="image", samples=2000, params=11e6, fit="overfitting", classes=10)
+    recs = plan(modality="image", samples=2000, params=11e6, fit="overfitting", classes=10)
     data = recs.to_dict()
     assert [d["technique"] for d in data] == recs.techniques()
     for item in data:
@@ -191,7 +193,7 @@ def test_every_recommendation_is_explained():
 
 def test_stage_one_is_the_baseline_and_later_stages_one_at_a_time():
     recs = plan(
-        task="image", samples=500_000, params=25e6, depth=50, arch="resnet", fit="overfitting"
+        modality="image", samples=500_000, params=25e6, depth=50, arch="resnet", fit="overfitting"
     )
     stage1 = {r.technique for r in recs if r.stage == 1}
     assert stage1 == {"l2", "early_stopping"}
@@ -200,7 +202,7 @@ def test_stage_one_is_the_baseline_and_later_stages_one_at_a_time():
 
 
 def test_to_stack_matches_the_spec():
-    recs = plan(task="image", samples=2000, params=11e6, fit="overfitting")
+    recs = plan(modality="image", samples=2000, params=11e6, fit="overfitting")
     stack = recs.to_stack()
     assert stack["version"] == 1
     names = [p["technique"] for p in stack["pieces"]]
@@ -222,13 +224,20 @@ def test_to_stack_matches_the_spec():
 def test_to_stack_is_accepted_by_the_regularizers_package():
     regularizers = pytest.importorskip("advisor.regularizers")
     for declared in (
-        dict(task="image", samples=2000, params=11e6, fit="overfitting", no_flip=True, classes=10),
         dict(
-            task="image", samples=500_000, params=25e6, depth=50, arch="resnet", fit="overfitting"
+            modality="image", samples=2000, params=11e6, fit="overfitting", no_flip=True, classes=10
         ),
-        dict(task="tabular", samples=5000, fit="overfitting"),
-        dict(task="audio", samples=3000, fit="overfitting", pretrained=True, budget="low"),
-        dict(task="sequence", arch="rnn", fit="overfitting"),
+        dict(
+            modality="image",
+            samples=500_000,
+            params=25e6,
+            depth=50,
+            arch="resnet",
+            fit="overfitting",
+        ),
+        dict(modality="tabular", samples=5000, fit="overfitting"),
+        dict(modality="audio", samples=3000, fit="overfitting", pretrained=True, budget="low"),
+        dict(modality="sequence", arch="rnn", fit="overfitting"),
     ):
         stack = regularizers.Stack.from_dict(plan(**declared).to_stack())
         assert stack.to_code()
@@ -238,8 +247,8 @@ def test_search_spaces_are_valid_everywhere():
     for declared in (
         {},
         {"fit": "overfitting", "pretrained": True},
-        {"task": "tabular", "fit": "overfitting"},
-        {"task": "image", "samples": 50_000, "classes": 10, "fit": "overfitting"},
+        {"modality": "tabular", "fit": "overfitting"},
+        {"modality": "image", "samples": 50_000, "classes": 10, "fit": "overfitting"},
     ):
         for rec in plan(**declared):
             for name, spec in rec.search_space.items():
@@ -250,14 +259,16 @@ def test_search_spaces_are_valid_everywhere():
 
 
 def test_unknown_fit_recommends_baseline_and_asks_for_curves():
-    recs = plan(task="image", samples=2000)
+    recs = plan(modality="image", samples=2000)
     assert {"early_stopping", "data_augmentation", "l2"} <= set(recs.techniques())
     assert any(n["rule"] == "PRC-004" for n in recs.notes)
 
 
 def test_tabular_prefers_sparsity_and_no_augmentation():
-    recs = plan(task="tabular", samples=50_000, fit="overfitting")
-    assert {"l1", "elastic_net"} <= set(recs.techniques())
+    recs = plan(modality="tabular", samples=50_000, fit="overfitting")
+    # Elastic net already is L1 + L2: it replaces plain L2 in stage 1 (never beside it).
+    assert recs.get("elastic_net").stage == 1
+    assert "l2" not in recs.techniques() and recs.get("l2").vetoed
     assert "data_augmentation" not in recs.techniques()
 
 
@@ -279,7 +290,7 @@ def test_measured_facts_feed_the_engine():
     facts = build_facts(
         fit={"verdict": "overfitting", "onset_epoch": 2, "n_epochs": 40},
         model={"params": 3e6, "depth": 12, "has_batchnorm": False},
-        declared={"classes": 10, "task": "image"},
+        declared={"classes": 10, "modality": "image"},
     )
     recs = recommend(facts)
     assert "label_smoothing" in recs.techniques()
@@ -295,7 +306,7 @@ def test_dict_facts_errors_are_config_errors():
 
 
 def test_report_renders_facts_plan_and_snippet():
-    recs = plan(task="image", samples=2000, params=11e6, fit="overfitting", budget="low")
+    recs = plan(modality="image", samples=2000, params=11e6, fit="overfitting", budget="low")
     console = Console(width=140, record=True)
     console.print(recs)
     text = console.export_text()
@@ -322,22 +333,10 @@ def test_report_without_plan():
     assert "increase_capacity" in text and "Stage 1 in PyTorch" not in text
 
 
-def test_fallback_snippet_covers_stage_one():
-    from advisor.engine._render import _fallback_snippet
-
-    fit = {"verdict": "overfitting", "onset_epoch": 1, "n_epochs": 40}
-    recs = recommend(
-        build_facts(fit=fit, declared={"task": "image", "samples": 2000, "classes": 10})
-    )
-    code = _fallback_snippet(recs.to_stack())
-    compile(code, "<snippet>", "exec")
-    assert "AdamW" in code and "patience" in code and "label_smoothing=0.1" in code
-
-
 def test_engine_imports_no_heavy_library():
     code = (
         "import sys, advisor.engine, advisor.cli._recommend, advisor.cli._rules;"
-        "from advisor.engine import recommend; recommend({'task': 'image', 'fit': 'overfitting'});"
+        "from advisor.engine import recommend; recommend({'modality': 'image', 'fit': 'overfitting'});"
         "print([m for m in ('torch', 'optuna', 'sklearn', 'matplotlib') if m in sys.modules])"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

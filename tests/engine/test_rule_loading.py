@@ -40,7 +40,7 @@ def test_user_rule_is_loaded_and_used(tmp_path):
     rules = load_rules([tmp_path])
     rule = rules.get("TEAM-001")
     assert rule is not None and not rule.builtin
-    recs = recommend({"task": "image", "samples": 500}, rules=rules)
+    recs = recommend({"modality": "image", "samples": 500}, rules=rules)
     assert "mixup" in recs.techniques()
     assert recs.get("mixup").rules[0].rule.id == "TEAM-001"
 
@@ -169,9 +169,16 @@ def test_override_can_disable_a_builtin(tmp_path):
     write(tmp_path, "team.toml", text)
     rules = load_rules([tmp_path])
     recs = recommend(
-        {"task": "image", "samples": 2000, "fit": "overfitting", "no_flip": True}, rules=rules
+        {"modality": "image", "samples": 2000, "fit": "overfitting", "no_flip": True}, rules=rules
     )
-    assert "flip" in recs.get("data_augmentation").params["transforms"]
+    assert "TASK-002" not in [r.id for r in recs.fired]
+    augmentation = recs.get("data_augmentation")
+    assert not any("mirroring is left out" in n for n in augmentation.notes)
+    # The catalogue still never mirrors orientation-sensitive data, whatever the rules say.
+    assert "flip" not in augmentation.params["transforms"]
+    assert (
+        "flip left out: it mirrors inputs whose orientation carries the label" in augmentation.notes
+    )
 
 
 def test_override_of_missing_builtin_is_an_error(tmp_path):
@@ -219,23 +226,24 @@ def test_lint_single_file(tmp_path):
 
 
 @pytest.mark.parametrize(
-    ("default", "value", "problem"),
+    ("technique", "param", "value", "problem"),
     [
-        (10, 5, None),
-        (10, 5.5, "whole number"),
-        (10, -1, ">= 0"),
-        (0.3, 1, None),
-        (0.3, -0.1, ">= 0"),
-        (0.3, "high", "a number"),
-        (False, 1, "true or false"),
-        ([], ["rotation"], None),
-        ("val_loss", 3, "a text"),
+        ("early_stopping", "patience", 5, None),
+        ("early_stopping", "patience", 5.5, "an int >= 1"),
+        ("early_stopping", "patience", -1, "an int >= 1"),
+        ("dropout", "p", 1, "<= 0.95"),
+        ("dropout", "p", -0.1, ">= 0"),
+        ("l2", "weight_decay", "high", "a number"),
+        ("data_augmentation", "no_flip", 1, "true or false"),
+        ("data_augmentation", "transforms", ["rotation"], None),
+        ("data_augmentation", "transforms", ["rotate"], "Did you mean 'rotation'"),
+        ("early_stopping", "monitor", 3, "a metric name"),
     ],
 )
-def test_set_values_must_match_the_parameter_type(default, value, problem):
-    from advisor.engine._rules import _value_problem
+def test_set_values_are_checked_by_the_catalogue(technique, param, value, problem):
+    from advisor.catalogue import TECHNIQUES
 
-    found = _value_problem(default, value)
+    found = TECHNIQUES[technique].params[param].check_type(value)
     assert (found is None) if problem is None else (problem in found)
 
 

@@ -20,7 +20,7 @@ def test_inspected_cnn_with_batchnorm_and_dropout():
     report = inspect.inspect_module(model, spectral=False, device="cpu")
     model_dict = report.model.to_dict() if hasattr(report.model, "to_dict") else report.model
     fit = {"verdict": "overfitting", "onset_epoch": 30, "n_epochs": 40}
-    facts = build_facts(fit=fit, model=model_dict, declared={"task": "image", "samples": 2000})
+    facts = build_facts(fit=fit, model=model_dict, declared={"modality": "image", "samples": 2000})
     assert facts["has_batchnorm"] is True and facts.fact("has_batchnorm").origin == "measured"
     assert facts["dropout_rate"] == pytest.approx(0.5)
     assert facts["depth"] >= 10

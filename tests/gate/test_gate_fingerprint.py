@@ -11,7 +11,8 @@ import pytest
 from advisor.curves import Curves, Series
 from advisor.errors import ConfigError
 from advisor.gate import Status, baseline_from_fit, check, fingerprint_from_runs, write_baseline
-from advisor.gate._fingerprint import curve_noise, gate_k, t_quantile
+from advisor.gate._fingerprint import curve_noise, gate_k
+from advisor.gate._student_t import t_quantile
 
 E = np.arange(30, dtype=float)
 

@@ -92,9 +92,32 @@ def test_decoupled_l2_goes_to_param_groups_coupled_to_penalty():
 def test_elastic_net_splits_into_decay_and_proximal():
     applied = apply(_cnn(), Stack.of(elastic_net={"strength": 0.1, "l1_ratio": 0.25}), lr=0.5)
     assert applied.param_groups[0]["weight_decay"] == pytest.approx(0.075)
-    assert applied.post_step.threshold == pytest.approx(0.5 * 0.025)
+    assert applied.proximal.threshold == pytest.approx(0.5 * 0.025)
+    assert applied.post_step.proximal is applied.proximal and applied.post_step.ema is None
+    assert applied.weight_decay == pytest.approx(0.075) and applied.penalty.is_zero
     pen = apply(_cnn(), Stack.of(elastic_net={"strength": 0.1, "proximal": False}))
     assert pen.penalty(pen.model).item() > 0
+    assert (pen.penalty.l2, pen.penalty.l1) == pytest.approx((0.05, 0.05))  # l1_ratio 0.5
+    assert pen.proximal is None and pen.post_step.is_identity
+
+
+def test_the_plan_is_data():
+    """What apply() set up can be read, not guessed: names, strengths, the loss, the EMA."""
+    applied = apply(
+        _cnn(),
+        Stack.of("label_smoothing", "ema", l1={"strength": 0.01}, l2={"decoupled": False}),
+        lr=0.1,
+    )
+    assert applied.loss.kind == "cross_entropy" and applied.loss.smoothing == 0.1
+    assert applied.penalty.names == tuple(applied.penalized) and applied.penalty.l2 == 1e-4
+    assert applied.proximal.names == tuple(applied.penalized)
+    assert applied.proximal.threshold == pytest.approx(0.1 * 0.01)
+    assert applied.post_step.ema is applied.ema and not applied.post_step.is_identity
+    per_sample = applied.loss.build(reduction="none")
+    out = per_sample(torch.randn(5, 3), torch.randint(0, 3, (5,)))
+    assert out.shape == (5,)
+    regression = apply(_cnn(), Stack(), task="regression")
+    assert regression.loss.kind == "mse" and isinstance(regression.loss_fn, torch.nn.MSELoss)
 
 
 def test_l1_proximal_needs_lr():

@@ -71,3 +71,31 @@ def test_validation(kwargs, message):
 def test_missing_monitor_in_dict():
     with pytest.raises(ConfigError, match="monitors 'val_loss'"):
         EarlyStopping().step({"loss": 1.0})
+
+
+def test_nan_stops_at_once_and_restores_the_best():
+    model = nn.Linear(2, 1)
+    es = EarlyStopping(patience=5)
+    with torch.no_grad():
+        model.weight.fill_(1.0)
+    assert es.step(0.5, model) is False
+    with torch.no_grad():
+        model.weight.fill_(7.0)
+    assert es.step(math.nan, model) is True
+    assert es.best == 0.5 and torch.all(model.weight == 1.0)
+
+
+def test_first_epoch_always_improves():
+    # An infinite first loss is still the best seen so far; min_delta does not apply to it.
+    es = EarlyStopping(patience=1, min_delta=1.0)
+    assert es.step(math.inf) is False and es.improved and es.best_epoch == 0
+    assert es.step(5.0) is False and es.improved
+    assert es.step(4.5) is True and not es.improved  # 0.5 < min_delta
+    maximising = EarlyStopping(patience=1, mode="max")
+    assert maximising.step(-math.inf) is False and maximising.best_epoch == 0
+
+
+def test_first_epoch_nan_stops_with_nothing_to_restore():
+    model = nn.Linear(2, 1)
+    es = EarlyStopping(patience=3)
+    assert es.step(math.nan, model) is True and es.best_epoch == -1 and es.best_state is None

@@ -22,7 +22,8 @@ def test_plain_snippet_runs_end_to_end():
         dropout={"where": "existing"}, l1={"strength": 0.05}, early_stopping={"patience": 2},
     )  # fmt: skip
     code = stack.to_code(lr=0.1)
-    assert "advisor" not in code  # plain PyTorch only
+    # Plain PyTorch, except the one EarlyStopping that apply() and the tuner use too.
+    assert code.count("advisor") == 1 and "from advisor.regularizers import EarlyStopping" in code
     torch.manual_seed(0)
     model = nn.Sequential(nn.Linear(6, 16), nn.ReLU(), nn.Dropout(0.1), nn.Linear(16, 3))
     x, y = torch.randn(32, 6), torch.randint(0, 3, (32,))
@@ -35,7 +36,8 @@ def test_plain_snippet_runs_end_to_end():
     }
     exec(compile(code, "<stack>", "exec"), scope)
     assert model[2].p == 0.3
-    assert scope["bad_epochs"] == 2  # constant val_loss: stopped after the patience
+    stopper = scope["stopper"]  # constant val_loss: stopped after the patience
+    assert stopper.stopped and stopper.bad_epochs == 2 and stopper.epoch == 2
     assert (model[0].weight == 0).any()  # the proximal L1 step made exact zeros
     assert scope["optimizer"].param_groups[0]["weight_decay"] == 1e-4
 

@@ -6,8 +6,7 @@ import torch
 from torch import nn
 
 from advisor.errors import ConfigError
-from advisor.tuning import TrainConfig, make_folds
-from advisor.tuning._train import choose_folds_mode, cross_validate
+from advisor.tuning import TrainConfig, choose_folds_mode, cross_validate, make_folds
 
 CPU = torch.device("cpu")
 
@@ -122,7 +121,7 @@ def test_early_stopping_freezes_each_fold_at_its_own_epoch():
 
 def test_dropout_masks_differ_between_folds():
     from advisor.regularizers import Stack
-    from advisor.tuning._train import VectorizedFolds
+    from advisor.tuning._folds_vectorised import VectorizedFolds
 
     X = torch.ones(40, 6)
     y = torch.arange(40) % 3
@@ -259,17 +258,17 @@ def test_fused_adam_step_equals_the_multi_tensor_step(optimizer):
     # The all-folds-step path runs torch's fused kernel where torch has one (CPU from 2.4 on);
     # it must give the multi-tensor result, also for non-contiguous gradients (vmap's bias
     # gradients can be), which the raw kernel would misread.
-    from advisor.tuning._train import _fused_adam_kernel, _StackedOptimizer
+    from advisor.tuning._stacked_optim import StackedOptimizer, fused_adam_kernel
 
     torch.manual_seed(0)
     params = {"w": torch.randn(3, 8, 6), "b": torch.randn(3, 8)}
     decay = {"w": 1e-2, "b": 0.0}
     config = TrainConfig(lr=1e-2, optimizer=optimizer)
     cpu = torch.device("cpu")
-    fused = _StackedOptimizer(config, {k: v.clone() for k, v in params.items()}, decay, 3, cpu)
-    plain = _StackedOptimizer(config, {k: v.clone() for k, v in params.items()}, decay, 3, cpu)
+    fused = StackedOptimizer(config, {k: v.clone() for k, v in params.items()}, decay, 3, cpu)
+    plain = StackedOptimizer(config, {k: v.clone() for k, v in params.items()}, decay, 3, cpu)
     plain.fused = None
-    assert fused.fused is _fused_adam_kernel(optimizer, cpu) is not None  # torch 2.13 has it
+    assert fused.fused is fused_adam_kernel(optimizer, cpu) is not None  # torch 2.13 has it
     every, some = torch.tensor([True, True, True]), torch.tensor([True, False, True])
     for stepping in [every] * 4 + [some] * 2:
         grads = {"w": torch.randn(3, 6, 8).transpose(1, 2), "b": torch.randn(8, 3).t()}
@@ -284,10 +283,9 @@ def test_fused_adam_step_equals_the_multi_tensor_step(optimizer):
 @pytest.mark.parametrize("each_step", [True, False])
 def test_non_finite_loss_fails_the_trial_with_its_fold(monkeypatch, mode, each_step):
     # On a GPU the check runs once per epoch (no per-step sync); emulate that path on the CPU.
-    from advisor.tuning import _train
-    from advisor.tuning._train import TrialDiverged
+    from advisor.tuning import TrialDiverged, _folds_base
 
-    monkeypatch.setattr(_train, "_CHECK_EACH_STEP", ("cpu",) if each_step else ())
+    monkeypatch.setattr(_folds_base, "CHECK_EACH_STEP", ("cpu",) if each_step else ())
 
     class Nan(nn.Module):
         def __init__(self):
