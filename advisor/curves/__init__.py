@@ -20,6 +20,19 @@ _LAZY = {
     "normalise_key": "advisor.curves._normalise",
     "mode_of": "advisor.curves._normalise",
     "fmt_epoch": "advisor.curves._fit_rules",
+    # live warnings (Recorder, Lightning and Trainer callbacks)
+    "LiveMonitor": "advisor.curves._online",
+    "LiveAlert": "advisor.curves._online",
+    "trainer_log_curves": "advisor.curves._readers_json",
+    # the reader toolkit (adding a log reader: docs/development.md)
+    "RawRun": "advisor.curves._normalise",
+    "RawSeries": "advisor.curves._normalise",
+    "Mapping": "advisor.curves._normalise",
+    "build_curves": "advisor.curves._normalise",
+    "MlflowTarget": "advisor.curves._readers_mlflow",
+    "mlflow_runs": "advisor.curves._readers_mlflow",
+    "parse_mlflow_spec": "advisor.curves._readers_mlflow",
+    "MLFLOW_INSTALL_HINT": "advisor.curves._readers_mlflow",
     "SEVERITIES": "advisor.curves._fit_result",
 }
 

@@ -19,6 +19,7 @@ import numpy as np
 
 from advisor.curves._normalise import Mapping, RawRun, RawSeries, normalise_key
 from advisor.curves._readers_table import Table, parse_table
+from advisor.curves._types import Curves
 from advisor.errors import CurveFormatError
 
 __all__ = ["json_runs"]
@@ -42,6 +43,21 @@ def _number(v: Any) -> float | None:
         return float(v)
     except OverflowError:  # an int beyond float range
         return math.inf if v > 0 else -math.inf
+
+
+def trainer_log_curves(history: list[dict[str, Any]]) -> Curves:
+    """``Curves`` from a Hugging Face Trainer ``log_history`` held in memory (the live callback).
+
+    Example:
+        >>> trainer_log_curves([{"epoch": 1.0, "loss": 0.9}, {"epoch": 1.0, "eval_loss": 1.0},
+        ...                     {"epoch": 2.0, "loss": 0.5}, {"epoch": 2.0, "eval_loss": 0.8}]).format
+        'hf-trainer'
+    """
+    from advisor.curves._normalise import build_curves
+
+    raw = _hf({"log_history": history}, Path("<Trainer logs>"))[0]
+    raw.source = None
+    return build_curves(raw)
 
 
 def _hf(state: dict[str, Any], source: Path) -> list[RawRun]:

@@ -58,6 +58,7 @@ class AdvisorCallback(Callback):
         self.overwrite = overwrite
         self.min_epochs = min_epochs
         self.recorder = Recorder(classes=classes)
+        self.recorder.monitor.min_epochs = max(self.recorder.monitor.min_epochs, min_epochs)
         self.warned_at: int | None = None  # epoch of the overfitting warning, once given
         self.last_verdict: str | None = None
 
@@ -69,6 +70,12 @@ class AdvisorCallback(Callback):
             return
         epoch = int(trainer.current_epoch)
         self.recorder.log(epoch, **metrics)
+        # The live warning: advisor.curves._online (one rule for Recorder, Lightning, HF Trainer).
+        alert = self.recorder.watch()
+        if alert is not None:
+            if alert.kind == "overfitting" and self.warned_at is None:
+                self.warned_at = epoch
+            rank_zero_warn(alert.message)
         if self.recorder.n_epochs < self.min_epochs:
             return
         try:
@@ -76,18 +83,6 @@ class AdvisorCallback(Callback):
         except AdvisorError:  # no validation metric logged (yet): nothing to judge
             return
         self.last_verdict = fit.verdict
-        if fit.verdict == "overfitting" and self.warned_at is None:
-            self.warned_at = epoch
-            stop = (
-                f"; the best epoch so far is {fit.best_epoch:g}"
-                if fit.best_epoch is not None
-                else ""
-            )
-            rank_zero_warn(
-                f"advisor: the run started overfitting at epoch {epoch} (validation getting worse while train "
-                f"improves{stop}). Consider early stopping or more regularization; "
-                "run `advisor diagnose` on the saved curves for the plan."
-            )
 
     def on_fit_end(self, trainer: Any, pl_module: Any) -> None:
         if (
@@ -103,17 +98,19 @@ class AdvisorCallback(Callback):
             "rows": [dict(r) for r in self.recorder._rows],
             "keys": list(self.recorder._keys),
             "warned_at": self.warned_at,
+            "alerts": [vars(a) for a in self.recorder.monitor.alerts],
         }
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         self.recorder._rows = [dict(r) for r in state_dict.get("rows", [])]
         self.recorder._keys = list(state_dict.get("keys", []))
         self.warned_at = state_dict.get("warned_at")
+        self.recorder.monitor.restore(state_dict.get("alerts", []))
 
 
 def _epoch_metrics(callback_metrics: dict[str, Any]) -> dict[str, float]:
     """Scalar epoch-level metrics; Lightning's per-step twins (``*_step``) are left out."""
-    from advisor.curves._normalise import normalise_key
+    from advisor.curves import normalise_key
 
     out: dict[str, float] = {}
     for key, value in callback_metrics.items():

@@ -33,6 +33,8 @@ class Recorder(Displayable):
 
     Args:
         classes: number of classes, passed to the fit diagnosis (chance-level accuracy).
+        warn: warn live (``warnings.warn``, one line, once per onset) when ``log`` sees the run
+            start overfitting or diverge (``advisor.curves._online.LiveMonitor``).
 
     Example:
         >>> rec = Recorder()
@@ -43,10 +45,16 @@ class Recorder(Displayable):
         >>> rec.save("metrics.csv")  # doctest: +SKIP
     """
 
-    def __init__(self, *, classes: int | None = None) -> None:
+    def __init__(self, *, classes: int | None = None, warn: bool = False) -> None:
+        from advisor.curves import LiveMonitor
+
         self.classes = classes
         self._rows: list[dict[str, Any]] = []
         self._keys: list[str] = []
+        self.warn = warn
+        self.monitor = LiveMonitor(
+            classes=classes
+        )  # live overfitting/divergence alerts (see watch())
 
     def log(self, epoch: int, **metrics: Any) -> None:
         """Record the metrics of one epoch.
@@ -81,6 +89,20 @@ class Recorder(Displayable):
         for key in values:
             if key not in self._keys:
                 self._keys.append(key)
+        if self.warn:
+            alert = self.watch()
+            if alert is not None:
+                import warnings
+
+                warnings.warn(alert.message, UserWarning, stacklevel=2)
+
+    def watch(self) -> Any:
+        """The live alert due now (``LiveAlert``: overfitting onset or divergence), else ``None``.
+
+        Call it after logging each epoch; each onset is reported once (``self.monitor.alerts``
+        keeps them all).
+        """
+        return self.monitor.update(self.to_curves()) if self._rows else None
 
     @property
     def n_epochs(self) -> int:
@@ -104,8 +126,7 @@ class Recorder(Displayable):
         """The log as a ``Curves`` object (format ``"recorder"``)."""
         import numpy as np
 
-        from advisor.curves import Curves, Series
-        from advisor.curves._normalise import mode_of, normalise_key
+        from advisor.curves import Curves, Series, mode_of, normalise_key
 
         series: dict[tuple[str, str], Series] = {}
         for key in self._keys:
