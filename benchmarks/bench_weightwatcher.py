@@ -27,7 +27,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 
 def _ours_module(model, device, precision):
-    from advisor.inspect._facts import facts_from_module
+    from advisor.inspect._facts_module import facts_from_module
     from advisor.inspect._spectral import analyze_weights
 
     _, weights = facts_from_module(model)
@@ -36,7 +36,7 @@ def _ours_module(model, device, precision):
 
 
 def _ours_checkpoint(path, device, precision):
-    from advisor.inspect._facts import facts_from_tensors
+    from advisor.inspect._facts_tensors import facts_from_tensors
     from advisor.inspect._load import load_checkpoint
     from advisor.inspect._spectral import analyze_weights
 

@@ -52,6 +52,12 @@ CONFLICTS: tuple[Conflict, ...] = (
         "half the batches (combine them only in a stack written by hand)",
     ),
     Conflict(
+        ("ema", "swa"),
+        "exclusive",
+        "both evaluate an average of the weights instead of the weights; one average is "
+        "enough, and two would each be tuned for a model nobody evaluates",
+    ),
+    Conflict(
         ("mixup", "label_smoothing"),
         "reduce",
         "mixup's mixed targets are already soft; full label smoothing on top over-smooths",

@@ -42,7 +42,8 @@ class Param:
         default: the starting value (``Stack`` fills it in, the engine's plan starts there).
         reason: one line saying why this default.
         kind: one of ``KINDS``.
-        low, high, low_open, high_open: the valid range of a number (``None``: unbounded).
+        low, high, low_open, high_open: the valid range of a number (``None``: unbounded);
+            a number whose default is ``None`` is optional (``None`` passes).
         choices: the allowed values of a ``choice``.
         advised: the search range the engine's plan starts from (rules narrow it); ``None``
             when the plan does not search it.
@@ -74,6 +75,8 @@ class Param:
             0.5
         """
         kind = self.kind
+        if value is None and self.default is None and kind in ("float", "int"):
+            return None  # an optional number (its default None means "not set")
         if kind in ("float", "int"):
             return check_number(
                 self.name,

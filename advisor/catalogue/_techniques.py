@@ -390,6 +390,40 @@ _CATALOGUE = (
         },
         "Polyak & Juditsky 1992; Tarvainen & Valpola 2017",
     ),
+    Technique(
+        "swa",
+        "regularizer",
+        "evaluate the equal-weight average of the weights of the last epochs (SWA)",
+        {
+            "start_fraction": Param(
+                "start_fraction",
+                0.75,
+                "Izmailov et al. (2018) average over the last 25% of the training budget",
+                low=0.0,
+                high=1.0,
+                high_open=True,
+                advised=float_space(0.5, 0.9),
+                full=float_space(0.25, 0.9),
+            ),
+            "lr": Param(
+                "lr",
+                None,
+                "None keeps the optimizer's learning rate (a constant one suits SWA as it is)",
+                low=0.0,
+                low_open=True,
+                planned=False,
+            ),
+            "anneal_epochs": Param(
+                "anneal_epochs",
+                5,
+                "torch's SWALR reaches the SWA learning rate over a few epochs (cosine)",
+                kind="int",
+                low=0,
+                planned=False,
+            ),
+        },
+        "Izmailov et al. 2018",
+    ),
     Technique("reduce_regularization", "action", "lower the regularization already in place"),
     Technique(
         "increase_capacity", "action", "make the model larger (width, depth) or less constrained"
@@ -419,9 +453,15 @@ APPLY_ORDER: tuple[str, ...] = (
     "cutmix",
     "early_stopping",
     "ema",
+    "swa",
 )
 
 
 def technique_groups() -> dict[str, tuple[str, ...]]:
-    """Names a rule may use instead of one technique in ``veto``/``discourage`` effects."""
+    """Names a rule may use instead of one technique in ``veto``/``discourage`` effects.
+
+    Example:
+        >>> "swa" in technique_groups()["regularizers"]
+        True
+    """
     return {"regularizers": REGULARIZERS, "actions": ACTIONS}

@@ -99,7 +99,12 @@ DEFAULT_TRANSFORMS: dict[str, tuple[str, ...]] = {
 
 
 def expand_transforms(names: Iterable[str]) -> list[str]:
-    """``color`` expanded to its four transforms, duplicates dropped, order kept."""
+    """``color`` expanded to its four transforms, duplicates dropped, order kept.
+
+    Example:
+        >>> len(expand_transforms(["crop", "color", "crop"])) == 1 + len(COLOR)
+        True
+    """
     out = [t for name in names for t in (COLOR if name == "color" else (name,))]
     return list(dict.fromkeys(out))
 
@@ -157,6 +162,10 @@ def check_transforms(value: Any, *, of: str, name: str = "transforms") -> list[s
     """Check a ``transforms`` parameter: ``None`` or a list of known names (``color`` expands).
 
     An empty list means "not chosen", like ``None``: every transform that fits the batch.
+
+    Example:
+        >>> check_transforms(None, of="data_augmentation") is None
+        True
     """
     if value is None:
         return None

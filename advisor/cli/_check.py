@@ -11,6 +11,8 @@ from pathlib import Path
 
 import click
 
+from advisor.cli._options import curve_options
+
 __all__ = ["check"]
 
 DEFAULT_BASELINE = "advisor-baseline.json"
@@ -169,14 +171,7 @@ def _expand(values) -> list[Path]:
 @click.option(
     "--classes", type=click.IntRange(min=2), default=None, help="Number of classes (chance level)."
 )
-@click.option(
-    "--run",
-    type=click.IntRange(min=1),
-    default=None,
-    help="1-based run to read when PATH holds several.",
-)
-@click.option("--train", "train_key", default=None, help="Column/tag of the train loss.")
-@click.option("--val", "val_key", default=None, help="Column/tag of the validation loss.")
+@curve_options
 def check(
     path: Path,
     max_gap: float | None,

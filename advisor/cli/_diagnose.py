@@ -10,7 +10,12 @@ from pathlib import Path
 
 import click
 
-from advisor.cli._options import PathListOption, resolve_vocabulary_options, vocabulary_options
+from advisor.cli._options import (
+    curve_options,
+    fact_options,
+    resolve_vocabulary_options,
+    vocabulary_options,
+)
 from advisor.errors import ConfigError
 
 __all__ = ["diagnose"]
@@ -42,37 +47,9 @@ FORMATS = ("text", "json", "html", "markdown")
     default=None,
     help="Number of classes (chance-level loss ln K).",
 )
-@click.option(
-    "--samples", type=click.IntRange(min=1), default=None, help="Number of training samples."
-)
+@fact_options("samples")
 @vocabulary_options
-@click.option(
-    "--pretrained/--from-scratch",
-    default=None,
-    help="Whether training started from pretrained weights.",
-)
-@click.option(
-    "--budget", type=click.Choice(["low", "medium", "high"]), default=None, help="Compute budget."
-)
-@click.option(
-    "--gpu-hours",
-    type=click.FloatRange(min=0),
-    default=None,
-    help="GPU hours available for tuning.",
-)
-@click.option("--batch-size", type=click.IntRange(min=1), default=None, help="Training batch size.")
-@click.option(
-    "--no-flip", is_flag=True, default=False, help="Orientation matters: no flip augmentation."
-)
-@click.option(
-    "--rules-dir",
-    "--rules",
-    "rules_dir",
-    cls=PathListOption,
-    multiple=True,
-    type=click.Path(path_type=Path),
-    help="Extra folder of rules (repeatable).",
-)
+@fact_options("pretrained", "budget", "gpu_hours", "batch_size", "no_flip", "rules_dir")
 @click.option(
     "--trust",
     is_flag=True,
@@ -96,14 +73,7 @@ FORMATS = ("text", "json", "html", "markdown")
     is_flag=True,
     help="Count every lightning_logs/version_N as a run (see --run).",
 )
-@click.option(
-    "--run",
-    type=click.IntRange(min=1),
-    default=None,
-    help="1-based run to read when PATH holds several.",
-)
-@click.option("--train", "train_key", default=None, help="Column/tag of the train loss.")
-@click.option("--val", "val_key", default=None, help="Column/tag of the validation loss.")
+@curve_options
 @click.option(
     "--metric",
     "metric_key",
@@ -117,12 +87,7 @@ FORMATS = ("text", "json", "html", "markdown")
     default=None,
     help="Direction of the --val/--metric series (inferred from its name otherwise).",
 )
-@click.option(
-    "--weight-decay",
-    type=click.FloatRange(min=0, max=10),
-    default=None,
-    help="Weight decay in effect (when the log and checkpoint do not say).",
-)
+@fact_options("weight_decay")
 @click.option(
     "--dropout",
     type=click.FloatRange(min=0, max=1, max_open=True),
@@ -147,7 +112,7 @@ def diagnose(
     budget: str | None,
     gpu_hours: float | None,
     batch_size: int | None,
-    no_flip: bool,
+    no_flip: bool | None,
     rules_dir: tuple[Path, ...],
     trust: bool,
     spectral: bool,
@@ -196,7 +161,7 @@ def diagnose(
         budget=budget,
         gpu_hours=gpu_hours,
         batch_size=batch_size,
-        no_flip=True if no_flip else None,
+        no_flip=no_flip,
         rules_dirs=tuple(rules_dir),
         trust=trust,
         spectral=spectral,

@@ -10,7 +10,13 @@ import click
 
 from advisor._validation import MODALITIES, OBJECTIVES, TASK_WORDS, deprecation_note, split_task
 
-__all__ = ["PathListOption", "resolve_vocabulary_options", "vocabulary_options"]
+__all__ = [
+    "PathListOption",
+    "curve_options",
+    "fact_options",
+    "resolve_vocabulary_options",
+    "vocabulary_options",
+]
 
 
 class PathListOption(click.Option):
@@ -52,6 +58,114 @@ def vocabulary_options(command: Callable[..., Any]) -> Callable[..., Any]:
     for option in reversed(options):
         command = option(command)
     return command
+
+
+# Declared facts (docs/architecture.md "Declared facts") that several commands take, each
+# written once: name -> (parameter declarations, click.option keywords).
+_FACT_OPTIONS: dict[str, tuple[tuple[str, ...], dict[str, Any]]] = {
+    "samples": (
+        ("--samples",),
+        {"type": click.IntRange(min=1), "help": "Number of training samples."},
+    ),
+    "fit": (
+        ("--fit",),
+        {
+            # "type": the verdicts of advisor.curves, filled in by fact_options("fit") so that
+            # commands without --fit (check, diagnose) do not import advisor.curves.
+            "help": "Fit verdict, when known without curves (advisor diagnose measures it).",
+        },
+    ),
+    "pretrained": (
+        ("--pretrained/--from-scratch",),
+        {"help": "Whether training starts from pretrained weights (fine-tuning)."},
+    ),
+    "budget": (
+        ("--budget",),
+        {"type": click.Choice(["low", "medium", "high"]), "help": "Compute budget."},
+    ),
+    "gpu_hours": (
+        ("--gpu-hours",),
+        {
+            "type": click.FloatRange(min=0),
+            "help": "GPU hours available (sets the budget when --budget is absent: <2 low, "
+            "<24 medium).",
+        },
+    ),
+    "batch_size": (
+        ("--batch-size",),
+        {"type": click.IntRange(min=1), "help": "Training batch size."},
+    ),
+    "no_flip": (
+        ("--no-flip/--flip", "no_flip"),
+        {"help": "Orientation carries the label: never mirror inputs (--flip: mirroring is safe)."},
+    ),
+    "weight_decay": (
+        ("--weight-decay",),
+        {
+            "type": click.FloatRange(min=0, max=10),
+            "metavar": "X",
+            "help": "Weight decay in effect (when the log and checkpoint do not say).",
+        },
+    ),
+    "rules_dir": (
+        ("--rules-dir", "--rules", "rules_dir"),
+        {
+            "cls": PathListOption,
+            "multiple": True,
+            "type": click.Path(path_type=Path),
+            "help": "Extra folder of rule files (repeatable; [tool.advisor] rules-dir).",
+        },
+    ),
+}
+
+# Which run of a log, and which series: the same for every command reading curves.
+_CURVE_OPTIONS: tuple[tuple[tuple[str, ...], dict[str, Any]], ...] = (
+    (
+        ("--run",),
+        {
+            "type": click.IntRange(min=1),
+            "default": None,
+            "help": "1-based run to read when PATH holds several.",
+        },
+    ),
+    (("--train", "train_key"), {"default": None, "help": "Column/tag of the train loss."}),
+    (("--val", "val_key"), {"default": None, "help": "Column/tag of the validation loss."}),
+)
+
+
+def _add(command: Callable[..., Any], options) -> Callable[..., Any]:
+    for decls, kwargs in reversed(list(options)):
+        command = click.option(*decls, **kwargs)(command)
+    return command
+
+
+def fact_options(*names: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """The shared declared-fact options ``names`` (keys of ``_FACT_OPTIONS``), in that order.
+
+    Every one defaults to ``None`` (not declared), so ``[tool.advisor]`` keys and the rules'
+    defaults apply.
+
+    Example:
+        >>> @click.command()
+        ... @fact_options("samples", "budget")
+        ... def cmd(samples, budget): ...
+        >>> [p.name for p in cmd.params]
+        ['samples', 'budget']
+    """
+    unknown = [n for n in names if n not in _FACT_OPTIONS]
+    if unknown:
+        raise KeyError(f"no shared fact option {unknown[0]!r}; known: {', '.join(_FACT_OPTIONS)}")
+    options = [(_FACT_OPTIONS[n][0], {"default": None, **_FACT_OPTIONS[n][1]}) for n in names]
+    if "fit" in names:
+        from advisor.curves import VERDICTS
+
+        options[names.index("fit")][1]["type"] = click.Choice(VERDICTS)
+    return lambda command: _add(command, options)
+
+
+def curve_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """``--run``, ``--train`` and ``--val``: which run of a log and which loss series."""
+    return _add(command, _CURVE_OPTIONS)
 
 
 def _where(ctx: click.Context, name: str) -> str:

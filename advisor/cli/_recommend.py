@@ -11,8 +11,7 @@ from typing import Any
 
 import click
 
-from advisor.cli._options import PathListOption, resolve_vocabulary_options, vocabulary_options
-from advisor.curves import VERDICTS
+from advisor.cli._options import fact_options, resolve_vocabulary_options, vocabulary_options
 
 __all__ = ["declared_from_params", "recommend"]
 
@@ -52,9 +51,7 @@ def _rule_dirs(value: Any) -> tuple[Path, ...]:
 
 @click.command("recommend")
 @vocabulary_options
-@click.option(
-    "--samples", type=click.IntRange(min=1), default=None, help="Number of training examples."
-)
+@fact_options("samples")
 @click.option(
     "--classes",
     type=click.IntRange(min=1),
@@ -74,31 +71,7 @@ def _rule_dirs(value: Any) -> tuple[Path, ...]:
     default=None,
     help="Architecture family.",
 )
-@click.option(
-    "--fit",
-    type=click.Choice(VERDICTS),
-    default=None,
-    help="Fit verdict, when known without curves (advisor diagnose measures it).",
-)
-@click.option(
-    "--pretrained/--from-scratch", default=None, help="Fine-tuning pretrained weights, or not."
-)
-@click.option(
-    "--budget", type=click.Choice(["low", "medium", "high"]), default=None, help="Compute budget."
-)
-@click.option(
-    "--gpu-hours",
-    type=click.FloatRange(min=0),
-    default=None,
-    help="GPU hours available (sets the budget when --budget is absent: <2 low, <24 medium).",
-)
-@click.option("--batch-size", type=click.IntRange(min=1), default=None, help="Training batch size.")
-@click.option(
-    "--no-flip/--flip",
-    "no_flip",
-    default=None,
-    help="Orientation carries the label: never mirror inputs (--flip: mirroring is safe).",
-)
+@fact_options("fit", "pretrained", "budget", "gpu_hours", "batch_size", "no_flip")
 @click.option(
     "--has-dropout",
     type=click.FloatRange(min=0, max=1),
@@ -111,22 +84,7 @@ def _rule_dirs(value: Any) -> tuple[Path, ...]:
     default=None,
     help="The model already has BatchNorm, or has none.",
 )
-@click.option(
-    "--weight-decay",
-    type=click.FloatRange(min=0),
-    default=None,
-    metavar="X",
-    help="Weight decay the optimizer already uses.",
-)
-@click.option(
-    "--rules-dir",
-    "--rules",
-    "rules_dir",
-    multiple=True,
-    type=click.Path(path_type=Path),
-    cls=PathListOption,
-    help="Extra folder of rule files (repeatable; [tool.advisor] rules-dir).",
-)
+@fact_options("weight_decay", "rules_dir")
 @click.option(
     "--format",
     "format",

@@ -15,7 +15,25 @@ from typing import Any
 
 import click
 
+from advisor.cli._options import fact_options
 from advisor.errors import ConfigError
+
+# Options handed to advisor.tune() as they are (same names); the CLI reads a few of them too.
+_PASSED = (
+    "n_trials",
+    "timeout",
+    "folds",
+    "storage",
+    "study_name",
+    "resume",
+    "device",
+    "seed",
+    "space",
+    "later_stages",
+    "pruner",
+    "test_size",
+    "refit",
+)
 
 __all__ = ["load_factory", "tune"]
 
@@ -199,23 +217,7 @@ def _check_model_cli(model_fn, data, task, space, stack, later_stages, model_spe
     type=click.Path(exists=True),
     help="Learning curves to diagnose for the stack.",
 )
-@click.option(
-    "--fit",
-    type=click.Choice(["overfitting", "underfitting", "good_fit", "not_converged", "diverging"]),
-    default=None,
-    help="Declared fit verdict for the rules engine (without curves).",
-)
-@click.option(
-    "--pretrained/--from-scratch",
-    default=None,
-    help="Declared: the model starts from pretrained weights.",
-)
-@click.option(
-    "--budget",
-    type=click.Choice(["low", "medium", "high"]),
-    default=None,
-    help="Declared compute budget.",
-)
+@fact_options("fit", "pretrained", "budget")
 @click.option(
     "--trials",
     "n_trials",
@@ -334,31 +336,22 @@ def tune(
     fit,
     pretrained,
     budget,
-    n_trials,
-    timeout,
-    folds,
-    storage,
-    study_name,
-    resume,
-    space,
-    later_stages,
-    pruner,
     epochs,
     lr,
     batch_size,
     optimizer,
     folds_mode,
     train_step,
-    test_size,
-    refit,
     save_stack,
     report_path,
-    seed,
-    device,
     trust,
     fmt,
+    **passed: Any,
 ) -> int:
     """Tune the recommended regularizer stack with Optuna and k-fold CV."""
+    assert set(passed) == set(_PASSED), set(passed) ^ set(_PASSED)
+    passed["refit"] = passed["refit"] or False
+    folds, seed, space, device = (passed[k] for k in ("folds", "seed", "space", "device"))
     from advisor.cli._console import err_console, out_console, print_json
     from advisor.tuning import TrainConfig, load_data_file
     from advisor.tuning import tune as run_tune
@@ -403,31 +396,13 @@ def tune(
         raise ConfigError(
             str(exc).replace(" of TrainConfig", "").replace("max_epochs", "--epochs")
         ) from None
-    _check_model_cli(model_fn, checked, tune_task, space, stack, later_stages, model_spec)
+    _check_model_cli(model_fn, checked, tune_task, space, stack, passed["later_stages"], model_spec)
     if fmt == "text":
         err_console.print(
-            f"advisor tune: stack from {source}; study storage {storage or '.advisor/tune.journal'}"
+            f"advisor tune: stack from {source}; study storage {passed['storage'] or '.advisor/tune.journal'}"
         )
     result = run_tune(
-        model_fn,
-        (X, y),
-        task=tune_task,
-        stack=stack,
-        n_trials=n_trials,
-        timeout=timeout,
-        folds=folds,
-        storage=storage,
-        study_name=study_name,
-        resume=resume,
-        device=device,
-        seed=seed,
-        space=space,
-        later_stages=later_stages,
-        train=config,
-        pruner=pruner,
-        test_size=test_size,
-        refit=refit or False,
-        progress="auto",
+        model_fn, (X, y), task=tune_task, stack=stack, train=config, progress="auto", **passed
     )
     if save_stack:
         Path(save_stack).write_text(result.best_stack.to_json() + "\n", encoding="utf-8")

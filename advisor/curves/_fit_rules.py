@@ -66,6 +66,12 @@ def margin(ratio: float) -> float:
 
 
 def fmt_epoch(e: float | None) -> str:
+    """An epoch as a user reads it: whole epochs without decimals, "?" when unknown.
+
+    Example:
+        >>> fmt_epoch(12.0), fmt_epoch(1.25), fmt_epoch(None)
+        ('12', '1.25', '?')
+    """
     if e is None:
         return "?"
     return str(int(e)) if float(e).is_integer() else f"{e:.3g}"

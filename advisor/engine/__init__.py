@@ -31,7 +31,8 @@ from advisor.engine._facts import (
 )
 from advisor.engine._lint import lint_rules
 from advisor.engine._loader import builtin_rules_dir, load_rules
-from advisor.engine._recommend import Recommendation, Recommendations, RuleHit, recommend
+from advisor.engine._plan import Recommendation, Recommendations, RuleHit
+from advisor.engine._recommend import recommend
 from advisor.engine._rule import Rule, RuleSet
 from advisor.engine._rule_schema import GUIDANCE_IDS, describe_effect
 

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from advisor.engine._facts import format_value
 
 if TYPE_CHECKING:
-    from advisor.engine._recommend import Recommendations
+    from advisor.engine._plan import Recommendations
 
 __all__ = ["render_recommendations", "stage_one_snippet"]
 

@@ -90,6 +90,13 @@ def render_text(report: CheckReport, *, width: int = 120) -> str:
 
 
 def render_json(report: CheckReport) -> str:
+    """The report as one JSON object (``report.to_dict()``; NaN written as ``null``).
+
+    Example:
+        >>> text = render_json(report)  # doctest: +SKIP
+        >>> json.loads(text)["exit_code"]  # doctest: +SKIP
+        0
+    """
     from advisor._jsonutil import dumps
 
     return dumps(report.to_dict())

@@ -16,6 +16,14 @@ __all__ = ["CheckReport", "CheckResult", "Status"]
 
 
 class Status(StrEnum):
+    """The outcome of one check: ``PASS``, ``WARN`` (reported, exit 0), ``FAIL`` (exit 1) or
+    ``ERROR`` (the check could not be evaluated).
+
+    Example:
+        >>> Status.FAIL == "FAIL"
+        True
+    """
+
     PASS = "PASS"
     WARN = "WARN"
     FAIL = "FAIL"

@@ -9,12 +9,9 @@ from pathlib import Path
 from typing import Any
 
 from advisor.errors import ConfigError
-from advisor.inspect._facts import (
-    ModelFacts,
-    count_nonfinite,
-    facts_from_module,
-    facts_from_tensors,
-)
+from advisor.inspect._facts import ModelFacts, count_nonfinite
+from advisor.inspect._facts_module import facts_from_module
+from advisor.inspect._facts_tensors import facts_from_tensors
 from advisor.inspect._load import Loaded, load_checkpoint
 from advisor.inspect._report import ModelReport
 

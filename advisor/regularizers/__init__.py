@@ -23,7 +23,9 @@ where noted, inside ``torch.func.vmap(..., randomness="different")`` over stacke
   before the vmapped step).
 - ``EarlyStopping``: one controller per run or fold (``reset()`` between folds); the same
   class serves users, the tuner and ``Stack.to_code()``.
-- ``ExponentialMovingAverage``: the EMA of a model's weights (stack piece ``ema``).
+- ``ExponentialMovingAverage``: the EMA of a model's weights (stack piece ``ema``);
+  ``StochasticWeightAveraging``: the equal-weight average of the last epochs' weights (``swa``,
+  on ``torch.optim.swa_utils``).
 
 Importing this package does not import torch; names load on first use.
 """
@@ -45,6 +47,7 @@ _LAZY: dict[str, str] = {
     "ProximalStep": "advisor.regularizers._parts",
     "EarlyStopping": "advisor.regularizers._early_stopping",
     "ExponentialMovingAverage": "advisor.regularizers._averaging",
+    "StochasticWeightAveraging": "advisor.regularizers._swa",
     "DEFAULT_EXCLUDE": "advisor.regularizers._penalties",
     "decayed_names": "advisor.regularizers._penalties",
     "param_groups": "advisor.regularizers._penalties",

@@ -4,7 +4,8 @@
 default), optimizer parameter groups (decoupled weight decay), the loss (label smoothing, soft
 targets for mixup/cutmix), the batch transform (augmentation, mixup, cutmix), the
 early-stopping controller, the penalty term (coupled L2/L1), the post-step hook (L1 proximal
-step, EMA update) and the model to evaluate (the EMA of the weights when the stack has ``ema``).
+step, EMA update), the weight averages (``ema``, ``swa``) and the model to evaluate (the
+average of the weights when the stack has ``ema`` or ``swa``).
 A plain loop changes in three lines::
 
     applied = advisor.apply(model, stack, lr=1e-3)                  # 1
@@ -14,6 +15,7 @@ A plain loop changes in three lines::
         x, y = applied.batch_transform(x, y)                        # 2
         loss = loss_fn(model(x), y) + applied.penalty(model)        # 3
         opt.zero_grad(); loss.backward(); opt.step(); applied.post_step(model)
+    applied.epoch_end(model, opt)   # once per epoch: only swa does something there
 
 Nothing in the per-step path reads a device value back to the host.
 """
@@ -39,6 +41,7 @@ from advisor.regularizers._penalties import decayed_names, param_groups, sparsit
 from advisor.regularizers._stack import Stack
 from advisor.regularizers._stochastic_depth import add_stochastic_depth
 from advisor.regularizers._surgery import insert_batch_norm, insert_dropout, set_dropout
+from advisor.regularizers._swa import StochasticWeightAveraging
 
 __all__ = ["Applied", "BatchTransform", "apply"]
 
@@ -130,6 +133,8 @@ class Applied:
         weight_decay: The decoupled weight decay on ``penalized`` (in ``param_groups``).
         proximal: The L1 :class:`ProximalStep` (also inside ``post_step``) or None.
         loss: The :class:`LossSpec` ``loss_fn`` was built from.
+        swa: The :class:`StochasticWeightAveraging` of the weights (stack piece ``swa``) or
+            None; :meth:`epoch_end` drives it.
     """
 
     model: nn.Module
@@ -146,11 +151,20 @@ class Applied:
     weight_decay: float = 0.0
     proximal: ProximalStep | None = None
     loss: LossSpec = field(default_factory=LossSpec)
+    swa: StochasticWeightAveraging | None = None
 
     @property
     def eval_model(self) -> nn.Module:
-        """The model to validate, test and save: the weights' EMA when the stack has ``ema``."""
+        """The model to validate, test and save: the weights' SWA average once it holds an
+        epoch, else their EMA when the stack has ``ema``, else the model."""
+        if self.swa is not None and self.swa.averaged:
+            return self.swa.module
         return self.ema.module if self.ema is not None else self.model
+
+    def epoch_end(self, model: nn.Module, optimizer: torch.optim.Optimizer | None = None) -> None:
+        """Call once per epoch after its last step (a no-op unless the stack has ``swa``)."""
+        if self.swa is not None:
+            self.swa.epoch_end(model, optimizer)
 
     def sparsity(self) -> float:
         """Fraction of exact zeros among the penalised weights (reads the device; not per step)."""
@@ -185,6 +199,7 @@ def apply(
     batch_size: int | None = None,
     generator: torch.Generator | None = None,
     inplace: bool = False,
+    epochs: int | None = None,
 ) -> Applied:
     """Apply a regularizer stack to a model.
 
@@ -198,6 +213,8 @@ def apply(
         batch_size: Used for the BatchNorm small-batch caveat.
         generator: CPU ``torch.Generator`` for reproducible augmentation and mixing.
         inplace: Modify ``model`` itself.
+        epochs: Epochs the run trains; needed by ``swa`` (averaging starts after its
+            ``start_fraction`` of them).
 
     Returns:
         An :class:`Applied`.
@@ -362,6 +379,25 @@ def apply(
             "test and save applied.eval_model"
         )
 
+    swa = None
+    if (piece := stack.get("swa")) is not None:
+        if epochs is None:
+            raise ConfigError(
+                "swa starts averaging after a fraction of the run: call "
+                "apply(model, stack, epochs=...) with the number of epochs you train."
+            )
+        swa = StochasticWeightAveraging(model, epochs=epochs, **piece.params)
+        lr_note = (
+            "at the optimizer's learning rate"
+            if swa.lr is None
+            else f"with SWALR annealing to lr {swa.lr:g} over {swa.anneal_epochs} epochs"
+        )
+        notes.append(
+            f"stochastic weight averaging from epoch {swa.start_epoch} of {swa.epochs}, "
+            f"{lr_note}; call applied.epoch_end(model, optimizer) once per epoch, then "
+            "validate, test and save applied.eval_model (swa.update_bn(loader) at the end)"
+        )
+
     return Applied(
         model=model,
         param_groups=groups,
@@ -377,4 +413,5 @@ def apply(
         weight_decay=decay,
         proximal=proximal,
         loss=loss,
+        swa=swa,
     )

@@ -24,6 +24,8 @@ def stack_to_code(stack: Stack, *, model: str = "model", lr: float = 1e-3) -> st
     setup: list[str] = []
     step: list[str] = []
     after: list[str] = []
+    epoch_end: list[str] = []  # once per epoch, before early stopping
+    tail: list[str] = []  # after the loop
     uses_advisor: set[str] = set()
     p = {piece.technique: piece.params for piece in stack}
 
@@ -139,6 +141,27 @@ def stack_to_code(stack: Stack, *, model: str = "model", lr: float = 1e-3) -> st
             f"multi_avg_fn=torch.optim.swa_utils.get_ema_multi_avg_fn({p['ema']['decay']!r}))",
         ]
         step += [f"ema.update_parameters({m})"]
+    if "swa" in p:
+        sw = p["swa"]
+        setup += [
+            "# stochastic weight averaging (torch.optim.swa_utils): validate, test and save swa_model",
+            f"swa_model = torch.optim.swa_utils.AveragedModel({m}, use_buffers=True)",
+            f"swa_start = min(epochs - 1, int({sw['start_fraction']!r} * epochs))  # first averaged epoch (0-based)",
+        ]
+        epoch_end += [
+            "if epoch >= swa_start:",
+            f"    swa_model.update_parameters({m})",
+        ]
+        if sw["lr"] is not None:
+            setup += [
+                f"swa_scheduler = torch.optim.swa_utils.SWALR(optimizer, swa_lr={sw['lr']!r}, "
+                f"anneal_epochs={sw['anneal_epochs']!r})",
+            ]
+            epoch_end += ["    swa_scheduler.step()"]
+        tail += [
+            "# BatchNorm statistics of the average, from one pass over the training data",
+            "torch.optim.swa_utils.update_bn(train_loader, swa_model)",
+        ]
     es = p.get("early_stopping")
     if es:
         # The one EarlyStopping the tuner and apply() use, so the snippet stops the same way.
@@ -160,8 +183,10 @@ def stack_to_code(stack: Stack, *, model: str = "model", lr: float = 1e-3) -> st
         "for epoch in range(epochs):",
     ]
     lines += ["    for x, y in train_loader:"] + [f"        {s}" for s in step]
+    lines += [f"    {s}" for s in epoch_end]
     if after:
         lines += ["    # ... compute the monitored validation value here ..."] + [
             f"    {s}" for s in after
         ]
+    lines += tail
     return "\n".join(lines) + "\n"

@@ -175,10 +175,15 @@ def choose_folds_mode(
                 "sequential",
                 f"vmap cannot batch the fused {rnn} kernel, so each fold trains on its own",
             )
+
+    def make(mode: str):
+        return build_folds_trainer(
+            mode, model_fn, stack, params, X, y, folds, task=task, config=config, device=device,
+            seed=seed,
+        )  # fmt: skip
+
     try:
-        trainer = VectorizedFolds(
-            model_fn, stack, params, X, y, folds, task=task, config=config, device=device, seed=seed
-        )
+        trainer = make("vectorized")
         trainer.train_epoch([True] * len(folds), max_steps=1)
         trainer.evaluate([True] * len(folds))
     except (RuntimeError, NotImplementedError, TypeError, ValueError) as exc:
@@ -195,23 +200,7 @@ def choose_folds_mode(
     if device.type == "cpu":
         # On a CPU the gain depends on the model, the core count and the load (conv nets went
         # from 1.0x on one thread to 1.7x on two): time a few steps both ways and keep the faster.
-        t_vec, t_seq = (
-            _timed_steps(trainer),
-            _timed_steps(
-                SequentialFolds(
-                    model_fn,
-                    stack,
-                    params,
-                    X,
-                    y,
-                    folds,
-                    task=task,
-                    config=config,
-                    device=device,
-                    seed=seed,
-                )
-            ),
-        )
+        t_vec, t_seq = _timed_steps(trainer), _timed_steps(make("sequential"))
         if t_vec >= t_seq:
             return (
                 "sequential",

@@ -41,6 +41,8 @@ class SequentialFolds:
             model = applied.model.to(device)
             if applied.ema is not None:
                 applied.ema.module.to(device)
+            if applied.swa is not None:
+                applied.swa.averaged_model.to(device)
             self.models.append(model)
             self.applied.append(applied)
             self.opts.append(torch_optimizer(config, applied.param_groups))
@@ -111,6 +113,8 @@ class SequentialFolds:
                     applied.post_step(model)
             if not bool(finite):
                 raise TrialDiverged(f"training loss became non-finite in fold {f + 1}")
+            if max_steps is None:  # a whole epoch (not a timing probe): swa averages now
+                applied.epoch_end(model, opt)
 
     def evaluate(self, active: list[bool]) -> list[tuple[float, float] | None]:
         import torch
@@ -120,7 +124,7 @@ class SequentialFolds:
             if not active[f]:
                 results.append(None)
                 continue
-            model = self.applied[f].eval_model  # the weights' EMA when the stack has one
+            model = self.applied[f].eval_model  # the weights' SWA/EMA when the stack has one
             model.eval()
             loss_sum = metric_sum = 0.0
             idx_all = self.val_idx[f]

@@ -61,6 +61,8 @@ class VectorizedFolds:
             models.append(a.model.to(device))
             applied.append(a)
         self.applied0 = plan = applied[0]
+        if plan.swa is not None:  # "auto" falls back to sequential folds, which run it
+            raise NotImplementedError("swa (per-epoch averaging, SWALR) runs in sequential folds")
         self.stoppers = [a.early_stopping for a in applied]
         self.augment = not plan.batch_transform.is_identity  # identity: no call per step
         self.base = copy.deepcopy(models[0]).to("meta")

@@ -399,3 +399,14 @@ def test_data_file_with_strings_is_a_data_error(tmp_path, name):
     with pytest.raises(DataError) as info:
         as_tensors(load_data_file(path), task="regression")
     _clean_error(info.value)
+
+
+def test_a_tensor_where_lightning_keeps_a_list_is_a_note(tmp_path):
+    # Found by the fuzz test above: `tensor([]) or []` raised RuntimeError, not a note.
+    path = tmp_path / "odd.ckpt"
+    torch.save(
+        {"lr_schedulers": torch.tensor([]), "state_dict": {"fc.weight": torch.zeros(3, 4)}},
+        path,
+    )
+    report = inspect_checkpoint(path, spectral=False, device="cpu")
+    assert "training metadata skipped: malformed" in report.training["note"]

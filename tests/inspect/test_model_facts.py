@@ -47,8 +47,8 @@ def test_vit_facts():
     assert (m.family, m.residual, m.blocks, m.num_classes) == ("transformer", True, 12, 100)
     assert m.layers["attention"] == 12 and set(m.dropout_rates.values()) == {0.1}
     sd = {k: v for k, v in model.state_dict().items()}
-    from advisor.inspect._facts import facts_from_tensors
-    from advisor.inspect._load import TensorSource
+    from advisor.inspect._facts_tensors import facts_from_tensors
+    from advisor.inspect._tensor_source import TensorSource
 
     facts, _ = facts_from_tensors(TensorSource(sd))
     facts.finish(samples=None)

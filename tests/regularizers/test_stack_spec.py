@@ -43,7 +43,7 @@ ARCH_EXAMPLE = {
 def test_technique_names_are_the_contract():
     assert set(TECHNIQUES) == {
         "l1", "l2", "elastic_net", "dropout", "early_stopping", "data_augmentation",
-        "batch_norm", "label_smoothing", "stochastic_depth", "mixup", "cutmix", "ema",
+        "batch_norm", "label_smoothing", "stochastic_depth", "mixup", "cutmix", "ema", "swa",
     }  # fmt: skip
 
 
