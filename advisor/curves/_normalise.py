@@ -449,3 +449,20 @@ def build_curves(raw: RawRun, *, mapping: Mapping | None = None) -> Curves:
         notes=notes,
         hparams=dict(raw.hparams),
     )
+
+
+def join_epochs(key: str, points: np.ndarray, steps: np.ndarray, epochs: np.ndarray) -> RawSeries:
+    """A per-step series put on epochs through a logged ``epoch`` series (TensorBoard, MLflow).
+
+    ``points`` is an ``(n, 2)`` array of (step, value); ``steps``/``epochs`` say which epoch each
+    logged step belongs to (sorted by step). Several points in one epoch are averaged.
+    """
+    pos = np.searchsorted(steps, points[:, 0], side="right") - 1
+    epoch_of = epochs[np.clip(pos, 0, None)]
+    uniq, inverse, counts = np.unique(epoch_of, return_inverse=True, return_counts=True)
+    averaged = bool(counts.max() > 1)
+    if averaged:
+        values = np.bincount(inverse, weights=points[:, 1], minlength=uniq.size) / counts
+    else:
+        values = points[np.argsort(epoch_of, kind="stable"), 1]
+    return RawSeries(key, uniq, values, averaged=averaged)

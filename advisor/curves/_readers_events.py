@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from advisor.curves._normalise import RawRun, RawSeries
+from advisor.curves._normalise import RawRun, RawSeries, join_epochs
 from advisor.errors import CurveFormatError
 
 __all__ = ["event_runs", "is_event_file"]
@@ -106,16 +106,7 @@ def event_runs(
         ep = np.asarray(sorted(epoch_pts), dtype=np.float64)
         steps_e, epochs_e = ep[:, 0], ep[:, 1]
         for tag, pts in scalars.items():
-            arr = np.asarray(pts, dtype=np.float64)
-            pos = np.searchsorted(steps_e, arr[:, 0], side="right") - 1
-            epoch_of = epochs_e[np.clip(pos, 0, None)]
-            uniq, inverse, counts = np.unique(epoch_of, return_inverse=True, return_counts=True)
-            was_avg = bool(counts.max() > 1)
-            if was_avg:
-                vals = np.bincount(inverse, weights=arr[:, 1], minlength=uniq.size) / counts
-            else:
-                vals = arr[np.argsort(epoch_of, kind="stable"), 1]
-            series.append(RawSeries(tag, uniq, vals, averaged=was_avg))
+            series.append(join_epochs(tag, np.asarray(pts, dtype=np.float64), steps_e, epochs_e))
         notes.append("x axis joined to the logged 'epoch' scalar by global step")
     else:
         repeated = []

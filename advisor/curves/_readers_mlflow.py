@@ -32,7 +32,7 @@ from typing import Any
 
 import numpy as np
 
-from advisor.curves._normalise import RawRun, RawSeries
+from advisor.curves._normalise import RawRun, RawSeries, join_epochs
 from advisor.errors import CurveFormatError
 
 __all__ = [
@@ -353,15 +353,7 @@ def _read_run(client: Any, run: Any, target: MlflowTarget) -> RawRun:
             if not pts:
                 continue
             arr = np.asarray([(s, v) for s, _, v in pts], dtype=np.float64)
-            pos = np.searchsorted(steps_e, arr[:, 0], side="right") - 1
-            epoch_of = epochs_e[np.clip(pos, 0, None)]
-            uniq, inverse, counts = np.unique(epoch_of, return_inverse=True, return_counts=True)
-            was_avg = bool(counts.max() > 1)
-            if was_avg:
-                vals = np.bincount(inverse, weights=arr[:, 1], minlength=uniq.size) / counts
-            else:
-                vals = arr[np.argsort(epoch_of, kind="stable"), 1]
-            series.append(RawSeries(key, uniq, vals, averaged=was_avg))
+            series.append(join_epochs(key, arr, steps_e, epochs_e))
         notes.append("x axis joined to the logged 'epoch' metric by step")
     else:
         unstepped = []
