@@ -14,6 +14,7 @@ _LAZY = {
     "load_curves": "advisor.curves._load",
     "load_runs": "advisor.curves._load",
     "find_curve_files": "advisor.curves._load",
+    "newest_first": "advisor.curves._load",
     "diagnose_fit": "advisor.curves._diagnosis",
     "FitDiagnosis": "advisor.curves._diagnosis",
     "VERDICTS": "advisor.curves._fit_result",

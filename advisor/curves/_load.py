@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Iterable
 from pathlib import Path
 
 from advisor.curves._normalise import Mapping, RawRun, build_curves
@@ -418,6 +419,17 @@ def find_curve_files(directory: str | os.PathLike[str]) -> list[Path]:
             ):
                 found.append(Path(dirpath) / name)
 
+    return newest_first(found)
+
+
+def newest_first(paths: Iterable[Path]) -> list[Path]:
+    """Log files ordered newest first (modification time, then natural order of the path).
+
+    Example:
+        >>> newest_first([])
+        []
+    """
+
     def key(p: Path) -> tuple[float, list[object]]:
         try:
             mtime = p.stat().st_mtime
@@ -425,4 +437,4 @@ def find_curve_files(directory: str | os.PathLike[str]) -> list[Path]:
             mtime = 0.0
         return (mtime, _natural_key(str(p)))
 
-    return sorted(found, key=key, reverse=True)
+    return sorted(paths, key=key, reverse=True)

@@ -267,10 +267,6 @@ def find_curves_near(checkpoint: Path) -> list[Path]:
         directory = directory.parent
 
 
-def _natural_key(text: str) -> list[object]:
-    return [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", text)]
-
-
 def _own_curve_search(directory: Path) -> list[Path]:
     """Logs in ``directory`` and in the logger layouts directly under it, newest first.
 
@@ -287,14 +283,9 @@ def _own_curve_search(directory: Path) -> list[Path]:
             if logger or fnmatch.fnmatch(inner.name, "version_*"):
                 found.update(_log_files(inner))
 
-    def newest_first(p: Path) -> tuple[float, list[object]]:
-        try:
-            mtime = p.stat().st_mtime
-        except OSError:
-            mtime = 0.0
-        return (mtime, _natural_key(str(p)))
+    from advisor.curves import newest_first
 
-    return sorted(found, key=newest_first, reverse=True)
+    return newest_first(found)
 
 
 def _entries(folder: Path) -> list[os.DirEntry]:
