@@ -20,7 +20,7 @@ _LAZY = {
     "VERDICTS": "advisor.curves._fit_result",
     "normalise_key": "advisor.curves._normalise",
     "mode_of": "advisor.curves._normalise",
-    "fmt_epoch": "advisor.curves._fit_rules",
+    "fmt_epoch": "advisor.curves._fit_finding",
     # live warnings (Recorder, Lightning and Trainer callbacks)
     "LiveMonitor": "advisor.curves._online",
     "LiveAlert": "advisor.curves._online",

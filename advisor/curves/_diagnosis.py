@@ -19,8 +19,10 @@ from typing import Any
 
 from advisor.curves import _fit_context as gather
 from advisor.curves._fit_confidence import calibrated
+from advisor.curves._fit_finding import Context, Finding, fmt_epoch
 from advisor.curves._fit_result import SEVERITIES, VERDICTS, FitDiagnosis
-from advisor.curves._fit_rules import Context, Finding, decide, fmt_epoch, rise_after_best
+from advisor.curves._fit_rules import decide
+from advisor.curves._fit_rules_trend import rise_after_best
 from advisor.curves._fit_series import chance_level, is_loss, pick_primary, prepare, where
 from advisor.curves._fit_stop import recommend_stop
 from advisor.curves._types import Curves

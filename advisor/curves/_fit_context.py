@@ -11,8 +11,9 @@ from typing import Any
 
 import numpy as np
 
+from advisor.curves._fit_finding import fmt_epoch
 from advisor.curves._fit_robust import spikes
-from advisor.curves._fit_rules import fmt_epoch, val_wander
+from advisor.curves._fit_rules_trend import val_wander
 from advisor.curves._fit_series import TAIL_FRACTION, Track, is_loss, prepare
 from advisor.curves._types import HIGHER_IS_BETTER, Curves, Series
 

@@ -11,7 +11,8 @@ from typing import Any
 
 import numpy as np
 
-from advisor.curves._fit_rules import fmt_epoch, val_wander
+from advisor.curves._fit_finding import fmt_epoch
+from advisor.curves._fit_rules_trend import val_wander
 from advisor.curves._fit_series import Track, accuracy_like, named_stop, prepare
 from advisor.curves._types import Curves, Series
 
