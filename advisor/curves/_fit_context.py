@@ -33,6 +33,7 @@ REG_KEYS = {
 
 
 def train_track(train_s: Series | None) -> Track | None:
+    """The analysed training series, or ``None`` when there is none worth judging."""
     if train_s is None or len(train_s) == 0:
         return None
     train = prepare(train_s, "train")
@@ -66,6 +67,7 @@ def first_nonfinite(
 
 
 def isolated_nonfinite(val: Track, train: Track | None, evidence: list[str]) -> None:
+    """Add a sentence for isolated non-finite values that recovered (ignored by the rules)."""
     for tr in (val, train):
         if tr is not None and tr.isolated_nonfinite:
             evidence.append(
@@ -123,6 +125,7 @@ def metric_track(curves: Curves, primary: Series) -> Track | None:
 
 
 def best(primary: Series, val: Track, evidence: list[str]) -> dict[str, Any]:
+    """The best point (index, epoch, value; raw and smoothed) and its evidence sentence."""
     b = val.best
     w = val.window // 2
     lo, hi = max(0, b - w), min(val.n_valid, b + w + 1)
@@ -143,6 +146,7 @@ def best(primary: Series, val: Track, evidence: list[str]) -> dict[str, Any]:
 def gaps(
     val: Track, train: Track | None, best_epoch: float | None, evidence: list[str]
 ) -> dict[str, float | None]:
+    """Train/validation gaps at the best epoch and at the end (absolute and relative to train)."""
     out: dict[str, float | None] = {
         "best_abs": None,
         "best_rel": None,
@@ -173,12 +177,14 @@ def gaps(
 
 
 def pct(x: float | None) -> str:
+    """A relative gap as a user reads it: ``+12.3%``, or ``+237x the train value`` when huge."""
     if x is None or not math.isfinite(x):
         return "n/a"
     return f"{x:+.1%}" if abs(x) < 10 else f"{x:+.0f}x the train value"
 
 
 def direction(change: float, tol: float) -> str:
+    """``improving``, ``worsening`` or ``flat`` for a change against its noise band ``tol``."""
     if change < -tol:
         return "improving"
     if change > tol:
@@ -187,6 +193,9 @@ def direction(change: float, tol: float) -> str:
 
 
 def trend(val: Track, train: Track | None, sign: float) -> dict[str, Any]:
+    """The end-of-run trend (Theil-Sen slope and change) of validation and training, signed so
+    lower is better.
+    """
     return {
         "val_slope": val.tail_slope * sign,
         "val_change": val.tail_change * sign,
@@ -202,6 +211,7 @@ def trend(val: Track, train: Track | None, sign: float) -> dict[str, Any]:
 
 
 def trend_evidence(val: Track, train: Track | None, sign: float, evidence: list[str]) -> None:
+    """Add the sentence describing the end-of-run trends of both series."""
     if val.n_valid < 2:
         return
     text = f"Trend of the last third (Theil-Sen): {val.label} {val.tail_change * sign:+.3g} (band {val.tolerance:.3g})"
@@ -241,6 +251,7 @@ def regularization(
 
 
 def nonfinite_weights(model: dict[str, Any] | None) -> int | None:
+    """How many layers of the checkpoint hold NaN/inf weights (``None``: none, or unknown)."""
     if not model:
         return None
     n = model.get("nonfinite_layers")

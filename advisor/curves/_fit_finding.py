@@ -20,6 +20,10 @@ __all__ = ["Context", "Finding", "fmt_epoch", "margin"]
 
 @dataclass
 class Finding:
+    """What a rule concludes: the verdict, how far past its threshold (margin), the rule id,
+    its evidence sentences and the severity.
+    """
+
     verdict: str
     margin: float
     rule: str

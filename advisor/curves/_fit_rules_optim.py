@@ -85,6 +85,9 @@ def train_explodes(ctx: Context) -> Finding | None:
 
 
 def val_explodes(ctx: Context) -> Finding | None:
+    """Rule 2b: validation ends ``VAL_EXPLODE_FACTOR`` times above its best (and above its
+    start): diverging.
+    """
     val = ctx.primary
     if ctx.train_only or not ctx.is_loss or val.n_valid < 3:
         return None

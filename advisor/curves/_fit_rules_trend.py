@@ -119,6 +119,9 @@ NC_BEST_FRACTION = 0.15
 
 
 def still_improving(ctx: Context) -> Finding | None:
+    """Rule 5: the curve still falls clearly at the end (beyond noise and ``NC_REL``): not
+    converged.
+    """
     tr = ctx.primary
     n, b = tr.n_valid, tr.best
     if n < 3:

@@ -93,6 +93,9 @@ class Track:
 
 
 def is_loss(series: Series) -> bool:
+    """Whether a series is a loss (lower is better and named like one), not an error rate or a
+    score.
+    """
     return series.mode == "min" and "loss" in series.metric
 
 

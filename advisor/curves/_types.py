@@ -103,7 +103,9 @@ class Curves(Displayable):
         series: ``{(split, metric): Series}``.
         format: the reader that produced it (``"lightning"``, ``"keras-csv"``,
             ``"keras-json"``, ``"hf-trainer"``, ``"tensorboard"``, ``"ultralytics"``,
-            ``"text-log"``, ``"csv"``, ``"json"``, ``"recorder"``).
+            ``"text-log"``, ``"fastai"``, ``"csv"``, ``"json"``, ``"mlflow"`` (a run of an
+            MLflow file store, SQLite store or ``"mlflow:<tracking uri>#<run>"``),
+            ``"recorder"``).
         source: the file read (``None`` for curves built in memory).
         run: the run's label when a file or directory holds several (``"version_3"``,
             ``"run 2 of 4"``), else ``None``.

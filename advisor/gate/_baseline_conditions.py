@@ -138,6 +138,9 @@ class BaselineCondition(Condition):
 def baseline_conditions(
     record: dict[str, Any], name: str | None, tol: float, false_alarm: float | None
 ) -> tuple[list[BaselineCondition], dict[str, Any], bool]:
+    """The conditions comparing a run with a baseline record (single run or fingerprint), the
+    measures and whether the record is legacy.
+    """
     legacy = record.get("advisor_baseline") == 1 or not isinstance(record.get("measures"), dict)
     measures = legacy_measures(record) if legacy else record["measures"]
     gated = [m for m in measures if m in MEASURES and MEASURES[m].role != "info"]

@@ -42,6 +42,9 @@ def _near(measured: float, threshold: float) -> bool:
 def upper_check(
     cid: str, title: str, measured: float | None, limit: float, what: str, missing: str
 ) -> CheckResult:
+    """PASS when ``measured`` is at most ``limit``, FAIL above it, WARN when it was not
+    measured.
+    """
     if measured is None or not math.isfinite(measured):
         return CheckResult(cid, title, Status.WARN, None, limit, f"not measured: {missing}")
     if measured > limit:
@@ -96,6 +99,8 @@ class Condition:
 
 @dataclass
 class VerdictCondition(Condition):
+    """Fails when the fit verdict is one of ``failing`` (overfitting and diverging by default)."""
+
     failing: tuple[str, ...] = DEFAULT_FAIL_ON
     id: str = "verdict"
     name: str = "fit verdict"
@@ -142,6 +147,8 @@ class LimitCondition(Condition):
 
 @dataclass
 class MinBestMetricCondition(Condition):
+    """Fails when the best validation metric logged is below ``limit``."""
+
     limit: float = 0.0
     id: str = "min_best_metric"
     name: str = "best validation metric"

@@ -71,6 +71,10 @@ DEFAULT_FALSE_ALARM = 0.05
 
 @dataclass(frozen=True)
 class MeasureSpec:
+    """One measure of a run's fingerprint: its name, title, role (objective, diagnostic or
+    info) and description.
+    """
+
     name: str
     title: str
     role: str  # "objective", "diagnostic" or "info" (never gated)

@@ -49,6 +49,7 @@ def _fmt(value: Any) -> str:
 
 
 def text_renderables(report: CheckReport):
+    """The gate report as rich renderables: one table row per check, then the notes."""
     from rich.table import Table
     from rich.text import Text
 

@@ -163,4 +163,5 @@ def count_nonfinite(facts: ModelFacts, tensors) -> None:
 
 
 def module_of(name: str) -> str:
+    """The parent module of a parameter name (``layer1.0.conv1.weight`` -> ``layer1.0.conv1``)."""
     return name.rsplit(".", 1)[0] if "." in name else ""

@@ -15,6 +15,7 @@ _HF_DROPOUT_RE = re.compile(r"(dropout|_pdrop|drop_rate|drop_path)", re.I)
 
 
 def has_head(config: dict) -> bool:
+    """Whether a Hugging Face config names a classification head in its ``architectures``."""
     archs = config.get("architectures") or []
     return any(
         re.search(r"For(Sequence|Token|Image|Audio|Multiple)?Classification|ForMultipleChoice", a)
@@ -23,6 +24,9 @@ def has_head(config: dict) -> bool:
 
 
 def apply_hf_config(facts: ModelFacts, config: dict) -> None:
+    """Copy what a Hugging Face ``config.json`` says (model type, layers, width, dropout) into
+    ``facts``.
+    """
     facts.model_type = config.get("model_type")
     layers = config.get("num_hidden_layers") or config.get("n_layer") or config.get("num_layers")
     if isinstance(layers, int):

@@ -50,10 +50,16 @@ class ModelReport(Displayable):
     def __rich_console__(self, console, options):
         from rich.table import Table
 
+        from advisor._terminal import Breakable, fit_path
+
         facts = self.model.to_dict()
-        title = f"Model facts ({self.format}{': ' + str(self.source) if self.source else ''})"
+        source = ""
+        if self.source:  # the file name must stay readable at 80 columns
+            room = options.max_width - len(f"Model facts ({self.format}: )")
+            source = f": {fit_path(str(self.source), max(room, 12))}"
+        title = f"Model facts ({self.format}{source})"
         table = Table(title=title, show_header=True, header_style="bold")
-        table.add_column("fact")
+        table.add_column("fact", no_wrap=True)
         table.add_column("value")
         table.add_column("note", style="dim")
         for key, value in facts.items():
@@ -72,10 +78,14 @@ class ModelReport(Displayable):
             note = (
                 facts["reasons"].get(key) if facts[key] is None else facts["evidence"].get(key, "")
             )
-            table.add_row(key, "null" if value is None else str(value), note or "")
+            table.add_row(
+                key,
+                Breakable("null" if value is None else str(value)),
+                Breakable(note or "", style="dim"),
+            )
         yield table
         if self.weights is not None:
-            yield from _weights_tables(self.weights)
+            yield from _weights_tables(self.weights, options.max_width)
         if self.curve_files:
             others = len(self.curve_files) - 1
             yield f"Learning curves beside the checkpoint: {self.curve_files[0]}" + (
@@ -85,46 +95,56 @@ class ModelReport(Displayable):
             )
 
 
-def _weights_tables(weights: WeightReport):
+def _weights_tables(weights: WeightReport, width: int = 80):
+    from rich import box
     from rich.table import Table
 
+    from advisor._terminal import Breakable
+
     s = weights.summary()
-    summary = Table(
-        title=f"Heavy-tailed self-regularisation (alpha), {weights.device}, {weights.seconds:.2f} s"
-    )
-    for col in (
-        "layers",
-        "mean alpha",
-        "median",
-        "over-trained (<2)",
-        "well-trained (2-6)",
-        "under-trained (>6)",
-        "reading",
-    ):
-        summary.add_column(col)
     fmt = lambda v: "null" if v is None else f"{v:.2f}"  # noqa: E731
-    summary.add_row(
-        str(s["layers_analysed"]),
-        fmt(s["alpha_mean"]),
-        fmt(s["alpha_median"]),
-        str(s["counts"]["over_trained"]),
-        str(s["counts"]["well_trained"]),
-        str(s["counts"]["under_trained"]),
-        str(s["verdict"]),
+    # One measure a row: seven columns of numbers do not fit 80 columns with their names.
+    summary = Table(
+        title=f"Heavy-tailed self-regularisation (alpha), {weights.device}, {weights.seconds:.2f} s",
+        show_header=False,
     )
+    summary.add_column("measure", no_wrap=True)
+    summary.add_column("value")
+    for name, value in (
+        ("layers analysed", str(s["layers_analysed"])),
+        ("mean alpha", fmt(s["alpha_mean"])),
+        ("median alpha", fmt(s["alpha_median"])),
+        ("over-trained layers (alpha < 2)", str(s["counts"]["over_trained"])),
+        ("well-trained layers (2 to 6)", str(s["counts"]["well_trained"])),
+        ("under-trained layers (alpha > 6)", str(s["counts"]["under_trained"])),
+        ("reading", str(s["verdict"])),
+    ):
+        summary.add_row(name, value)
     yield summary
     worst = weights.worst_layers()
     if worst:
-        table = Table(title="Layers outside the well-trained band")
-        for col in ("layer", "kind", "shape", "alpha", "reading", "stable rank", "spectral norm"):
-            table.add_column(col)
+        table = Table(
+            title="Layers outside the well-trained band",
+            box=box.SIMPLE_HEAD,
+            show_edge=False,
+            pad_edge=False,
+        )
+        # A layer name breaks only after a dot (it is what a reader searches the model for),
+        # and the other columns are kept narrow so that its parts fit at 80 columns.
+        others = 44  # the other columns' least width, with the gaps between columns
+        widest = max(Breakable.widest_part(layer.name) for layer in worst)
+        table.add_column("layer", min_width=max(min(widest, width - others), 8))
+        table.add_column("kind\nshape")
+        table.add_column("alpha", justify="right")
+        table.add_column("trained")
+        table.add_column("stable\nrank", justify="right")
+        table.add_column("spectral\nnorm", justify="right")
         for layer in worst:
             table.add_row(
-                layer.name,
-                layer.kind,
-                "x".join(map(str, layer.shape)),
+                Breakable(layer.name),
+                f"{layer.kind}\n{'x'.join(map(str, layer.shape))}",
                 fmt(layer.alpha),
-                str(layer.reading),
+                str(layer.reading).removesuffix("_trained"),  # over / under
                 fmt(layer.stable_rank),
                 fmt(layer.spectral_norm),
             )

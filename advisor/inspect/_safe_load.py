@@ -44,6 +44,7 @@ _ZIP_SLACK_BYTES = 1024 * 1024
 
 
 def check_zip(p: Path) -> None:
+    """Refuse a truncated or corrupt zip archive in one line before torch reads it."""
     try:
         with zipfile.ZipFile(p) as zf:
             infos = zf.infolist()
@@ -61,6 +62,9 @@ def check_zip(p: Path) -> None:
 
 
 def torch_load(p: Path, *, trust: bool, zipped: bool) -> Any:
+    """``torch.load`` with ``weights_only=True`` unless ``trust``; failures become one-line
+    ``CheckpointError``.
+    """
     import torch
 
     if zipped:
@@ -114,6 +118,7 @@ def torch_load(p: Path, *, trust: bool, zipped: bool) -> Any:
 
 
 def short(exc: BaseException) -> str:
+    """An exception's message on one line, cut to 160 characters."""
     text = " ".join(str(exc).split())
     return text if len(text) <= 160 else text[:157] + "..."
 
