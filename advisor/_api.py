@@ -135,6 +135,7 @@ def diagnose(
     weight_decay: float | None = None,
     dropout: float | None = None,
     label_smoothing: float | None = None,
+    sources: dict[str, str] | None = None,
 ) -> Diagnosis:
     """Diagnose a training run: fit verdict, model facts, weights, and regularization advice.
 
@@ -147,6 +148,9 @@ def diagnose(
             no_flip: declared facts (see the README); ``classes`` also sets the chance-level
             loss. ``task`` is the deprecated spelling of ``modality``/``objective``.
         rules_dirs: extra rule folders for the engine.
+        sources: where each declared fact came from, shown as its source
+            (``{"samples": "--samples"}``; the command line passes its flags). Default:
+            "declared by the user".
         trust: allow unpickling a full checkpoint object (only for files you trust).
         spectral: run the spectral analysis of the weights.
         device: ``"auto"`` (CUDA when available), ``"cpu"`` or ``"cuda"``.
@@ -196,6 +200,7 @@ def diagnose(
             "no_flip": no_flip,
             "weight_decay": weight_decay,
             "dropout_rate": dropout,
+            "label_smoothing": label_smoothing,
         }.items()
         if v is not None
     }
@@ -284,7 +289,9 @@ def diagnose(
             and getattr(result.model_report, "model", None) is not None
         ):
             model_dict = _as_dict(result.model_report.model)
-        result.facts = build_facts(fit=result.fit, model=model_dict, declared=declared)
+        result.facts = build_facts(
+            fit=result.fit, model=model_dict, declared=declared, sources=sources
+        )
         result.recommendations = engine_recommend(result.facts, rules=load_rules(tuple(rules_dirs)))
     return result
 

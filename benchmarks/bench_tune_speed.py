@@ -13,12 +13,20 @@ Same model, same 30 epochs, batch 64, AdamW lr 1e-3, no regularization, for:
 
 Models: an MLP 64-256-256-10 and a small CNN (two 3x3 conv layers) on 8x8 digits. Prints wall
 times and ratios measured in this one run; ``--device cuda`` also gives the GPU target (5
-vectorised folds against one fold alone). Run: ``python benchmarks/bench_tune_speed.py``.
+vectorised folds against one fold alone).
+
+The machine is shared and its load changes from second to second, so one timing of each
+contender proves little: the contenders run in ``--repeats`` rounds (5 by default), each round
+starting with another contender, and every ratio is taken within a round and printed as the
+median with its spread over the rounds, with the load average at the start and the end.
+Run: ``python benchmarks/bench_tune_speed.py``.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
+import statistics
 import time
 
 import numpy as np
@@ -109,10 +117,53 @@ def _skorch(model_fn, X, y, epochs, seed):
     return time.perf_counter() - t0, float(np.mean(scores["test_score"]))
 
 
+def _advisor_cv(model_fn, X, y, folds, config, device, mode):
+    t0 = time.perf_counter()
+    out = cross_validate(
+        model_fn, None, {}, X, y, folds, task="classification", config=config, device=device,
+        seed=0, mode=mode,
+    )  # fmt: skip
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+    return time.perf_counter() - t0, out.mean
+
+
+def _contenders(model_fn, X, y, X_np, y_np, folds, config, device, epochs, skorch):
+    """name -> a call returning (seconds, CV accuracy); each one run of that contender."""
+    runs = {
+        "vectorized": lambda: _advisor_cv(model_fn, X, y, folds, config, device, "vectorized"),
+        "sequential": lambda: _advisor_cv(model_fn, X, y, folds, config, device, "sequential"),
+        "plain loop": lambda: _plain_loop(model_fn, X, y, folds, epochs, 0),
+        "one fold": lambda: _advisor_cv(model_fn, X, y, folds[:1], config, device, "sequential"),
+    }
+    if skorch:
+        runs["skorch"] = lambda: _skorch(model_fn, X_np, y_np, epochs, 0)
+    return runs
+
+
+def _ratio(times: dict[str, list[float]], a: str, b: str) -> list[float]:
+    """``a / b`` per round: both timed in the same round, under the same load."""
+    return [x / z for x, z in zip(times[a], times[b], strict=True)]
+
+
+def _spread(values: list[float]) -> str:
+    med = statistics.median(values)
+    return f"{med:5.2f}x  (min {min(values):.2f}, max {max(values):.2f}, n={len(values)})"
+
+
+def _load() -> str:
+    try:
+        one, five, fifteen = os.getloadavg()
+    except OSError:
+        return "load average unknown"
+    return f"load average {one:.2f} {five:.2f} {fifteen:.2f} on {os.cpu_count()} cores"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--epochs", type=int, default=30)
     parser.add_argument("--device", default="cpu")
+    parser.add_argument("--repeats", type=int, default=5, help="rounds of all contenders")
     parser.add_argument(
         "--threads",
         type=int,
@@ -120,6 +171,7 @@ def main() -> None:
         help="torch intra-op threads, the same for every route (default: all cores)",
     )
     parser.add_argument("--no-skorch", action="store_true")
+    parser.add_argument("--models", default="mlp,cnn", help="mlp, cnn or both")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     device = resolve_device(args.device)
@@ -129,93 +181,51 @@ def main() -> None:
     folds, _ = make_folds(y_np, task="classification", folds=5, seed=0)
     config = TrainConfig(max_epochs=args.epochs, batch_size=64, lr=1e-3)
     print(
-        f"device {device}, torch threads {args.threads}, {args.epochs} epochs, 5 folds, {len(y_np)} digits"
+        f"device {device}, torch threads {args.threads}, {args.epochs} epochs, 5 folds, "
+        f"{len(y_np)} digits, {args.repeats} alternating rounds; at start: {_load()}"
     )
-    for name, model_fn in (("MLP 64-256-256-10", mlp), ("CNN 2x conv3x3", CNN)):
-        times, accs = {}, {}
-        for mode in ("vectorized", "sequential"):
-            cross_validate(
-                model_fn,
-                None,
-                {},
-                X,
-                y,
-                folds,
-                task="classification",  # warm-up (allocations, kernels)
-                config=TrainConfig(max_epochs=1),
-                device=device,
-                seed=0,
-                mode=mode,
-            )
-            if device.type == "cuda":
-                torch.cuda.synchronize()
-            t0 = time.perf_counter()
-            out = cross_validate(
-                model_fn,
-                None,
-                {},
-                X,
-                y,
-                folds,
-                task="classification",
-                config=config,
-                device=device,
-                seed=0,
-                mode=mode,
-            )
-            if device.type == "cuda":
-                torch.cuda.synchronize()
-            times[mode], accs[mode] = time.perf_counter() - t0, out.mean
+    models = {"mlp": ("MLP 64-256-256-10", mlp), "cnn": ("CNN 2x conv3x3", CNN)}
+    for key in args.models.split(","):
+        name, model_fn = models[key]
         auto, reason = choose_folds_mode(
-            model_fn,
-            None,
-            {},
-            X,
-            y,
-            folds,
-            task="classification",
-            config=config,
-            device=device,
-            seed=0,
+            model_fn, None, {}, X, y, folds, task="classification", config=config,
+            device=device, seed=0,
+        )  # fmt: skip
+        runs = _contenders(
+            model_fn, X, y, X_np, y_np, folds, config, device, args.epochs, not args.no_skorch
         )
-        times["auto"] = times[auto]
-        t0 = time.perf_counter()
-        cross_validate(
-            model_fn,
-            None,
-            {},
-            X,
-            y,
-            folds[:1],
-            task="classification",
-            config=config,
-            device=device,
-            seed=0,
-            mode="sequential",
-        )
-        one_fold = time.perf_counter() - t0
-        times["plain loop"], accs["plain loop"] = _plain_loop(model_fn, X, y, folds, args.epochs, 0)
-        if not args.no_skorch:
-            times["skorch"], accs["skorch"] = _skorch(model_fn, X_np, y_np, args.epochs, 0)
-        print(f"\n{name}")
+        for mode in ("vectorized", "sequential"):  # warm-up: allocations, kernels, imports
+            _advisor_cv(model_fn, X, y, folds, TrainConfig(max_epochs=1), device, mode)
+        _plain_loop(model_fn, X, y, folds, 1, 0)
+        times: dict[str, list[float]] = {k: [] for k in runs}
+        accs: dict[str, list[float]] = {k: [] for k in runs}
+        order = list(runs)
+        for r in range(args.repeats):
+            # Alternate: each round starts with another contender, so a burst of load from
+            # other jobs does not always fall on the same one.
+            for k in order[r % len(order) :] + order[: r % len(order)]:
+                seconds, acc = runs[k]()
+                times[k].append(seconds)
+                accs[k].append(acc)
+        times["auto"] = list(times[auto])
+        print(f"\n{name}: auto picks {auto} ({reason})")
         for k, v in times.items():
-            acc = f"  CV accuracy {accs[k]:.4f}" if k in accs else ""
-            print(f"  {k:<12} {v:7.2f} s{acc}")
-        print(f"  auto picked {auto}: {reason}")
-        print(f"  ratio sequential / vectorized: {times['sequential'] / times['vectorized']:.2f}x")
-        print(
-            f"  ratio sequential / auto:       {times['sequential'] / times['auto']:.2f}x (target >= 1.0)"
-        )
-        print(
-            f"  ratio plain loop / auto:       {times['plain loop'] / times['auto']:.2f}x (target: MLP >= 1.4 on CPU)"
-        )
-        if "skorch" in times:
+            acc = f"  CV accuracy {statistics.median(accs[k]):.4f}" if k in accs else ""
             print(
-                f"  ratio skorch / auto:           {times['skorch'] / times['auto']:.2f}x (target >= 2.0)"
+                f"  {k:<11} median {statistics.median(v):7.2f} s "
+                f"(min {min(v):.2f}, max {max(v):.2f}){acc}"
             )
-        print(
-            f"  5 vectorised folds / 1 fold:   {times['vectorized'] / one_fold:.2f}x (GPU target < 1.5)"
-        )
+
+        for a, b, note in (
+            ("sequential", "vectorized", ""),
+            ("sequential", "auto", " (target >= 1.0)"),
+            ("plain loop", "auto", " (target >= 1.4)"),
+            ("skorch", "auto", " (target >= 2.0)"),
+            ("vectorized", "one fold", " (GPU target < 1.5)"),
+        ):
+            if a in times:
+                print(f"  {a + ' / ' + b + ':':<25} {_spread(_ratio(times, a, b))}{note}")
+    print(f"\nat end: {_load()}")
 
 
 if __name__ == "__main__":

@@ -64,28 +64,29 @@ def main() -> None:
     train = DataLoader(TensorDataset(X_train, y_train), batch_size=50, shuffle=True)
     val = DataLoader(TensorDataset(X_val, y_val), batch_size=512)
 
-    out = Path(tempfile.mkdtemp(prefix="advisor-lightning-"))
-    callback = AdvisorCallback(path=out / "metrics.csv", classes=10)
-    trainer = lightning.Trainer(
-        max_epochs=40,
-        callbacks=[callback],
-        logger=False,
-        enable_checkpointing=False,
-        enable_progress_bar=False,
-        enable_model_summary=False,
-        accelerator="auto",
-        devices=1,
-    )
-    trainer.fit(DigitsMLP(), train, val)
+    with tempfile.TemporaryDirectory(prefix="advisor-lightning-") as scratch:
+        out = Path(scratch)  # the curves live as long as the example needs them
+        callback = AdvisorCallback(path=out / "metrics.csv", classes=10)
+        trainer = lightning.Trainer(
+            max_epochs=40,
+            callbacks=[callback],
+            logger=False,
+            enable_checkpointing=False,
+            enable_progress_bar=False,
+            enable_model_summary=False,
+            accelerator="auto",
+            devices=1,
+        )
+        trainer.fit(DigitsMLP(), train, val)
 
-    print(f"overfitting warned at epoch: {callback.warned_at}")
-    diagnosis = advisor.diagnose(
-        out / "metrics.csv", task="tabular", samples=len(X_train), classes=10
-    )
-    print(f"verdict: {diagnosis.fit.verdict} (best epoch {diagnosis.fit.best_epoch:g})")
-    for rec in diagnosis.recommendations.to_dict():
-        print(f"  stage {rec['stage']}: {rec['technique']}")
-    print(f"curves saved to {out / 'metrics.csv'}")
+        print(f"overfitting warned at epoch: {callback.warned_at}")
+        diagnosis = advisor.diagnose(
+            out / "metrics.csv", modality="tabular", samples=len(X_train), classes=10
+        )
+        print(f"verdict: {diagnosis.fit.verdict} (best epoch {diagnosis.fit.best_epoch:g})")
+        for rec in diagnosis.recommendations.to_dict():
+            print(f"  stage {rec['stage']}: {rec['technique']}")
+        print("the curves were saved as metrics.csv: `advisor diagnose metrics.csv` reads them")
 
 
 if __name__ == "__main__":

@@ -1,9 +1,15 @@
-"""Apply an advisor regularizer stack to a plain PyTorch training loop (three changed lines).
+"""A plain PyTorch loop that overfits, the advice for it, and the held-out proof that it helps.
 
-The stack below is what ``advisor recommend`` prints as JSON for a small image data set that
-overfits; here it regularises a small CNN on scikit-learn's digits (8x8 images, no download).
-The lines marked ``# advisor`` are the only changes to an ordinary loop. Runs in seconds on CPU
-and unchanged on a GPU (everything follows the model's device).
+1. Train a small CNN with a plain loop on 300 of scikit-learn's 8x8 digits (no download),
+   a quarter of whose training labels are wrong, as in hastily labelled data: the network
+   first learns the digits, then memorises the wrong labels, and the validation loss turns up
+   (Zhang et al. 2017, "Understanding deep learning requires rethinking generalization").
+2. ``advisor.diagnose`` reads the recorded curves: overfitting, with a staged plan.
+3. ``advisor.apply`` sets up the plan's stage 1; the same loop with three changed lines
+   (marked ``# advisor``) trains a fresh model with it.
+4. Both models are scored on the 1,197 correctly labelled images neither saw.
+
+Runs in about 15 seconds on a CPU and unchanged on a GPU (everything follows the device).
 
 Run: ``python examples/plain_pytorch_loop.py``
 """
@@ -17,24 +23,61 @@ from torch import nn
 
 import advisor
 
-STACK = {
-    "version": 1,
-    "pieces": [
-        {"technique": "l2", "params": {"weight_decay": 5e-2}},
-        {"technique": "dropout", "params": {"p": 0.3}},
-        {"technique": "label_smoothing", "params": {"smoothing": 0.05}},
-        {"technique": "data_augmentation", "params": {"magnitude": 0.4, "no_flip": True}},
-        {"technique": "early_stopping", "params": {"patience": 8, "monitor": "val_loss"}},
-    ],
-}
-EPOCHS, BATCH, LR = 40, 64, 3e-3
+EPOCHS, BATCH, LR = 60, 32, 3e-3
+N_TRAIN, N_VAL = 300, 300
+WRONG_LABELS = 0.25  # fraction of training labels replaced by a random class
+SEED = 0
 
 
 def make_model() -> nn.Module:
     return nn.Sequential(
-        nn.Conv2d(1, 16, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
-        nn.Flatten(), nn.Linear(16 * 4 * 4, 64), nn.ReLU(), nn.Linear(64, 10),
+        nn.Conv2d(1, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Flatten(), nn.Linear(32 * 4 * 4, 128), nn.ReLU(), nn.Linear(128, 10),
     )  # fmt: skip
+
+
+def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> tuple[float, float]:
+    """(loss, accuracy) of ``model`` on ``x, y``."""
+    model.eval()
+    with torch.no_grad():
+        logits = model(x)
+    return F.cross_entropy(logits, y).item(), (logits.argmax(1) == y).float().mean().item()
+
+
+def train(model, x, y, train_idx, val_idx, *, applied=None) -> advisor.Recorder:
+    # y holds the (partly wrong) training labels and the true validation labels.
+    """The ordinary loop; with ``applied`` it runs the advice (the three ``# advisor`` lines)."""
+    groups = applied.param_groups if applied else model.parameters()
+    optimizer = torch.optim.AdamW(groups, lr=LR, weight_decay=0.0)
+    loss_fn = applied.loss_fn if applied else nn.CrossEntropyLoss()
+    stopper = applied.early_stopping if applied else None
+    rec = advisor.Recorder(classes=10)
+    generator = torch.Generator(device=x.device).manual_seed(1)
+    for epoch in range(EPOCHS):
+        model.train()
+        order = train_idx[torch.randperm(len(train_idx), generator=generator, device=x.device)]
+        for idx in order.split(BATCH):
+            xb, yb = x[idx], y[idx]
+            if applied:
+                xb, yb = applied.batch_transform(xb, yb)  # advisor (1/3): augmentation
+            loss = loss_fn(model(xb), yb)
+            if applied:
+                loss = loss + applied.penalty(model)  # advisor (2/3): penalty terms, if any
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            if applied:
+                applied.post_step(model)  # advisor (3/3): L1 step / weight averages, if any
+        train_loss, _ = evaluate(model, x[train_idx], y[train_idx])
+        val_loss, val_acc = evaluate(model, x[val_idx], y[val_idx])
+        rec.log(epoch, train_loss=train_loss, val_loss=val_loss, val_acc=val_acc)
+        if stopper is not None and stopper.step(val_loss, model):  # restores the best weights
+            print(f"  early stop at epoch {epoch}; best val loss at epoch {stopper.best_epoch}")
+            break
+    else:
+        if stopper is not None:
+            stopper.restore(model)
+    return rec
 
 
 def main() -> None:
@@ -45,51 +88,46 @@ def main() -> None:
     digits = load_digits()
     x = torch.tensor(digits.images, dtype=torch.float32).unsqueeze(1).div(16.0).to(device)
     y = torch.tensor(digits.target).to(device)
-    order = torch.randperm(len(x), device=device)
-    train, val, test = order[:300], order[300:600], order[600:]
+    cpu = torch.Generator().manual_seed(SEED)
+    order = torch.randperm(len(x), generator=cpu).to(device)
+    train_idx, val_idx = order[:N_TRAIN], order[N_TRAIN : N_TRAIN + N_VAL]
+    test_idx = order[N_TRAIN + N_VAL :]
+    wrong = train_idx[(torch.rand(N_TRAIN, generator=cpu) < WRONG_LABELS).to(device)]
+    y_train = y.clone()  # validation and test keep their true labels
+    y_train[wrong] = torch.randint(0, 10, (len(wrong),), generator=cpu).to(device)
 
-    stack = advisor.Stack.from_dict(STACK)
-    applied = advisor.apply(make_model().to(device), stack, lr=LR)  # advisor (1/3)
-    model, stopper = applied.model, applied.early_stopping
-    optimizer = torch.optim.AdamW(applied.param_groups, lr=LR)
-    print(f"stack: {stack}")
+    print(f"1. plain loop: {N_TRAIN} images ({len(wrong)} labels drawn at random), {EPOCHS} epochs")
+    torch.manual_seed(SEED)
+    baseline = make_model().to(device)
+    rec = train(baseline, x, y_train, train_idx, val_idx)
+    before = evaluate(baseline, x[test_idx], y[test_idx])
+
+    diagnosis = advisor.diagnose(
+        curves=rec.to_curves(), modality="image", samples=N_TRAIN, classes=10, no_flip=True
+    )  # no_flip: a mirrored digit can be another digit
+    fit = diagnosis.fit
+    onset = "" if fit.onset_epoch is None else f", from epoch {fit.onset_epoch:.0f}"
+    print(
+        f"2. diagnosis: {fit.verdict}{onset} (best validation loss at epoch {fit.best_epoch:.0f})"
+    )
+
+    applied = advisor.apply(make_model().to(device), diagnosis.recommendations)  # stage 1
+    print(f"3. the plan's stage 1: {', '.join(applied.stack.techniques)}")
     for note in applied.notes:
-        print(f"  - {note}")
+        print(f"   - {note}")
+    torch.manual_seed(SEED)
+    train(applied.model, x, y_train, train_idx, val_idx, applied=applied)
+    after = evaluate(applied.eval_model, x[test_idx], y[test_idx])
 
-    rec = advisor.Recorder(classes=10)  # the curves, for a live verdict and `advisor diagnose`
-    for epoch in range(EPOCHS):
-        model.train()
-        for idx in train[torch.randperm(len(train), device=device)].split(BATCH):
-            xb, yb = applied.batch_transform(x[idx], y[idx])  # advisor (2/3)
-            loss = applied.loss_fn(model(xb), yb) + applied.penalty(model)  # advisor (3/3)
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
-            applied.post_step(model)
-        model.eval()
-        with torch.no_grad():
-            val_loss = F.cross_entropy(model(x[val]), y[val]).item()
-        rec.log(epoch, train_loss=loss.item(), val_loss=val_loss)
-        if epoch % 10 == 0:
-            print(f"epoch {epoch:3d}  train loss {loss.item():.3f}  val loss {val_loss:.3f}")
-        if stopper.step(val_loss, model):  # restores the best weights when it stops
-            print(
-                f"early stop at epoch {epoch}; best val loss {stopper.best:.3f} at epoch {stopper.best_epoch}"
-            )
-            break
-    else:
-        stopper.restore(model)
-
-    model.eval()
-    with torch.no_grad():
-        logits = model(x[test])
-        acc = (logits.argmax(1) == y[test]).float().mean().item()
-        test_loss = F.cross_entropy(logits, y[test]).item()
-    print(f"held-out: loss {test_loss:.3f}, accuracy {acc:.1%} on {len(test)} images")
-    # rec.save("metrics.csv") writes the curves for `advisor diagnose metrics.csv`.
-    print(f"fit of this run: {rec.diagnose().verdict}")
-    print("\nThe same stack as plain PyTorch (stack.to_code()):\n")
-    print(stack.to_code(lr=LR))
+    print(f"4. held-out test set ({len(test_idx)} correctly labelled images neither model saw):")
+    print(f"   plain loop   loss {before[0]:.3f}  accuracy {before[1]:.1%}")
+    print(f"   with advice  loss {after[0]:.3f}  accuracy {after[1]:.1%}")
+    change = after[1] - before[1]
+    word = "better" if change > 0 else "worse" if change < 0 else "no change"
+    print(
+        f"   accuracy {change * 100:+.1f} points ({word}), test loss "
+        f"{before[0]:.3f} -> {after[0]:.3f} ({(after[0] - before[0]) / before[0]:+.0%})"
+    )
 
 
 if __name__ == "__main__":

@@ -15,12 +15,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from advisor._validation import did_you_mean
+from advisor.catalogue._optimizers import DECAY_PROFILES
 from advisor.catalogue._param import Param, float_space, int_space
 from advisor.errors import ConfigError
 
 __all__ = [
     "ACTIONS",
     "APPLY_ORDER",
+    "BASELINE",
     "REGULARIZERS",
     "TECHNIQUES",
     "Technique",
@@ -82,6 +84,15 @@ class Technique:
         return {n: self.params[n].check(v, of=self.name) for n, v in merged.items()}
 
 
+# The l2 parameter reads the optimizer table: its default and advised range are the coupled
+# L2 of SGD/Adam from scratch, its full range spans every profile (decoupled and coupled).
+_COUPLED = DECAY_PROFILES["coupled"].scratch
+_DECAY_SPAN = (
+    min(r.low for p in DECAY_PROFILES.values() for r in (p.scratch, p.fine_tuning)),
+    max(r.high for p in DECAY_PROFILES.values() for r in (p.scratch, p.fine_tuning)),
+)
+
+
 def _rate(name: str, default: float, reason: str, **kw: Any) -> Param:
     return Param(name, default, reason, low=0.0, high=0.95, **kw)
 
@@ -110,15 +121,16 @@ _CATALOGUE = (
     Technique(
         "l2",
         "regularizer",
-        "L2 penalty as decoupled weight decay (AdamW style)",
+        "weight decay (L2) on the weights, in the optimizer's parameter groups",
         {
             "weight_decay": Param(
                 "weight_decay",
-                1e-4,
-                "a common first value for decoupled decay on mid-size networks (SGD/AdamW)",
+                _COUPLED.default,
+                "the coupled-L2 value of ResNet recipes (SGD, Adam); plans for AdamW start "
+                "from the decoupled profile instead (advisor.catalogue.DECAY_PROFILES)",
                 low=0.0,
-                advised=float_space(1e-6, 1e-2, log=True),
-                full=float_space(1e-6, 1e-1, log=True),
+                advised=float_space(_COUPLED.low, _COUPLED.high, log=True),
+                full=float_space(*_DECAY_SPAN, log=True),
             ),
             "decoupled": Param(
                 "decoupled",
@@ -385,7 +397,9 @@ _CATALOGUE = (
                 low_open=True,
                 high_open=True,
                 advised=float_space(0.99, 0.9999),
-                full=float_space(0.9, 0.9999),
+                # ImageNet recipes average over tens of thousands of steps (torchvision: about
+                # 0.99997 per step), so the full range reaches 0.99999.
+                full=float_space(0.9, 0.99999),
             ),
         },
         "Polyak & Juditsky 1992; Tarvainen & Valpola 2017",
@@ -455,6 +469,11 @@ APPLY_ORDER: tuple[str, ...] = (
     "ema",
     "swa",
 )
+
+
+# The guide's baseline (G4.1: start with L2 + early stopping). A penalty that never shares a
+# plan with l2 (l1, elastic_net: see CONFLICTS) takes l2's place in it.
+BASELINE: tuple[str, ...] = ("l2", "early_stopping")
 
 
 def technique_groups() -> dict[str, tuple[str, ...]]:

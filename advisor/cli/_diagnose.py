@@ -6,6 +6,7 @@ module import time; a curve-only diagnosis never imports torch.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import click
@@ -21,6 +22,43 @@ from advisor.errors import ConfigError
 __all__ = ["diagnose"]
 
 FORMATS = ("text", "json", "html", "markdown")
+_DEVICE = re.compile(r"auto|cpu|cuda(:\d+)?")
+
+
+# Declared facts this command takes: option name -> fact name.
+_FACTS = {
+    "classes": "classes",
+    "samples": "samples",
+    "pretrained": "pretrained",
+    "budget": "budget",
+    "gpu_hours": "gpu_hours",
+    "batch_size": "batch_size",
+    "no_flip": "no_flip",
+    "weight_decay": "weight_decay",
+    "dropout": "dropout_rate",
+    "label_smoothing": "label_smoothing",
+}
+
+
+def _declared_sources(ctx: click.Context) -> dict[str, str]:
+    """Where each declared fact came from: its flag, or its ``[tool.advisor]`` key."""
+    flags = {p.name: p.opts[0] for p in ctx.command.params if p.opts}
+    sources = {}
+    for option, fact in _FACTS.items():
+        if ctx.params.get(option) is None:
+            continue
+        if ctx.get_parameter_source(option) is click.core.ParameterSource.DEFAULT_MAP:
+            sources[fact] = f"pyproject.toml [tool.advisor] {option.replace('_', '-')}"
+        else:
+            sources[fact] = flags[option]
+    return sources
+
+
+def _check_device(value: str) -> str:
+    """The device's spelling, checked without importing torch (inspection checks it exists)."""
+    if not _DEVICE.fullmatch(value):
+        raise click.BadParameter(f"must be auto, cpu, cuda or cuda:N, got {value!r}.")
+    return value
 
 
 @click.command("diagnose")
@@ -63,10 +101,10 @@ FORMATS = ("text", "json", "html", "markdown")
 )
 @click.option(
     "--device",
-    type=click.Choice(["auto", "cpu", "cuda"]),
     default="auto",
     show_default=True,
-    help="Device for the model inspection.",
+    callback=lambda ctx, param, value: _check_device(value),
+    help="Device for the model inspection: auto, cpu, cuda or cuda:N.",
 )
 @click.option(
     "--all-versions",
@@ -146,9 +184,11 @@ def diagnose(
             f"--output is for --format html|markdown; with --format {format} the result goes to stdout."
         )
 
-    declared, _ = resolve_vocabulary_options(
-        click.get_current_context(), {"modality": modality, "objective": objective, "task": task}
+    ctx = click.get_current_context()
+    declared, sources = resolve_vocabulary_options(
+        ctx, {"modality": modality, "objective": objective, "task": task}
     )
+    sources.update(_declared_sources(ctx))
     from advisor._api import diagnose as run_diagnose
 
     result = run_diagnose(
@@ -175,6 +215,7 @@ def diagnose(
         dropout=dropout,
         label_smoothing=label_smoothing,
         run=run,
+        sources=sources,
     )
     if format == "json":
         from advisor.cli._console import print_json

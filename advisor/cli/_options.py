@@ -107,6 +107,55 @@ _FACT_OPTIONS: dict[str, tuple[tuple[str, ...], dict[str, Any]]] = {
             "help": "Weight decay in effect (when the log and checkpoint do not say).",
         },
     ),
+    "classes": (
+        ("--classes",),
+        {"type": click.IntRange(min=1), "help": "Number of classes (1 = regression)."},
+    ),
+    "channels": (
+        ("--channels",),
+        {
+            "type": click.IntRange(min=1),
+            "help": "Input channels of an image (1 = greyscale: no colour transforms).",
+        },
+    ),
+    "lr": (
+        ("--lr",),
+        {
+            "type": click.FloatRange(min=0, min_open=True),
+            "metavar": "X",
+            "help": "Learning rate in effect (the generated code uses it).",
+        },
+    ),
+    "optimizer": (
+        ("--optimizer",),
+        {
+            # "type": the catalogue's optimizers, filled in by fact_options("optimizer").
+            "help": "Optimizer in effect: adamw decays decoupled, adam and sgd add an L2 term.",
+        },
+    ),
+    "label_smoothing": (
+        ("--label-smoothing",),
+        {
+            "type": click.FloatRange(min=0, max=1, max_open=True),
+            "metavar": "X",
+            "help": "Label smoothing already in the loss.",
+        },
+    ),
+    "norm": (
+        ("--norm",),
+        {
+            "type": click.Choice(["batch", "layer", "group", "none"]),
+            "help": "Normalisation layers the model uses.",
+        },
+    ),
+    "has_residual": (
+        ("--residual/--no-residual", "has_residual"),
+        {"help": "The model has residual (skip) connections, or has none."},
+    ),
+    "sparsity": (
+        ("--sparse/--no-sparse", "sparsity"),
+        {"help": "Sparse weights are wanted (feature selection): elastic net in place of L2."},
+    ),
     "rules_dir": (
         ("--rules-dir", "--rules", "rules_dir"),
         {
@@ -160,6 +209,10 @@ def fact_options(*names: str) -> Callable[[Callable[..., Any]], Callable[..., An
         from advisor.curves import VERDICTS
 
         options[names.index("fit")][1]["type"] = click.Choice(VERDICTS)
+    if "optimizer" in names:
+        from advisor.catalogue import OPTIMIZERS
+
+        options[names.index("optimizer")][1]["type"] = click.Choice(tuple(OPTIMIZERS))
     return lambda command: _add(command, options)
 
 

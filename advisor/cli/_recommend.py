@@ -24,13 +24,14 @@ def declared_from_params(
 
     declared, sources = resolve_vocabulary_options(ctx, values)
     # Every option named like a declared fact is one (modality/objective/task are done above).
+    flags = {p.name: p.opts[0] for p in ctx.command.params if p.opts}
     for name in DECLARED_KEYS:
         value = values.get(name)
         if value is None:
             continue
         declared[name] = value
         origin = ctx.get_parameter_source(name)
-        flag = "--" + name.replace("_", "-")
+        flag = flags.get(name, "--" + name.replace("_", "-"))
         if origin is click.core.ParameterSource.DEFAULT_MAP:
             sources[name] = f"pyproject.toml [tool.advisor] {name.replace('_', '-')}"
         else:
@@ -51,13 +52,7 @@ def _rule_dirs(value: Any) -> tuple[Path, ...]:
 
 @click.command("recommend")
 @vocabulary_options
-@fact_options("samples")
-@click.option(
-    "--classes",
-    type=click.IntRange(min=1),
-    default=None,
-    help="Number of classes (1 = regression).",
-)
+@fact_options("samples", "classes")
 @click.option(
     "--params",
     type=click.FloatRange(min=1),
@@ -84,7 +79,17 @@ def _rule_dirs(value: Any) -> tuple[Path, ...]:
     default=None,
     help="The model already has BatchNorm, or has none.",
 )
-@fact_options("weight_decay", "rules_dir")
+@fact_options(
+    "weight_decay",
+    "label_smoothing",
+    "norm",
+    "has_residual",
+    "channels",
+    "optimizer",
+    "lr",
+    "sparsity",
+    "rules_dir",
+)
 @click.option(
     "--format",
     "format",

@@ -7,9 +7,6 @@ diagnose`` of ``--checkpoint``/``--curves``, or the rules engine from declared f
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +14,7 @@ import click
 
 from advisor.cli._options import fact_options
 from advisor.errors import ConfigError
+from advisor.tuning import load_factory  # torch-free; also the worker processes' loader
 
 # Options handed to advisor.tune() as they are (same names); the CLI reads a few of them too.
 _PASSED = (
@@ -29,13 +27,16 @@ _PASSED = (
     "device",
     "seed",
     "space",
+    "search",
+    "sampler",
     "later_stages",
     "pruner",
     "test_size",
     "refit",
+    "n_jobs",
 )
 
-__all__ = ["load_factory", "tune"]
+__all__ = ["tune"]
 
 # Declared-facts vocabulary of [tool.advisor] task -> the tuner's task.
 _FACT_TASKS = {
@@ -48,53 +49,34 @@ _FACT_TASKS = {
 _TUNE_TASKS = ("classification", "regression", "timeseries")
 
 
-def load_factory(spec: str, *, what: str = "--model") -> Any:
-    """Resolve ``path/to/file.py:name`` or ``package.module:name`` to the callable it names."""
-    if ":" not in spec:
-        raise ConfigError(
-            f"{what} {spec!r} must look like path/to/file.py:factory or package.module:factory."
-        )
-    target, _, attr = spec.rpartition(":")
-    if target.endswith(".py") or "/" in target or Path(target).is_file():
-        path = Path(target)
-        if not path.is_file():
-            raise ConfigError(f"{what} {spec!r}: file {path} does not exist.")
-        name = f"_advisor_user_{path.stem}"
-        module_spec = importlib.util.spec_from_file_location(name, path)
-        module = importlib.util.module_from_spec(module_spec)
-        sys.modules[name] = module
-        sys.path.insert(0, str(path.parent.resolve()))  # let the file import its neighbours
-        try:
-            module_spec.loader.exec_module(module)
-        except (Exception, SystemExit) as exc:  # the user's file: any failure is theirs
-            sys.modules.pop(name, None)
-            where = ""
-            if isinstance(exc, SyntaxError) and exc.lineno:
-                where = f" at line {exc.lineno}"
-            raise ConfigError(
-                f"{what} {spec!r}: importing {path} failed{where} ({_one_line(exc)}); "
-                "fix the file or install what it imports."
-            ) from None
-        finally:
-            sys.path.remove(str(path.parent.resolve()))
-    else:
-        try:
-            module = importlib.import_module(target)
-        except (Exception, SystemExit) as exc:
-            raise ConfigError(
-                f"{what} {spec!r}: module {target!r} cannot be imported ({_one_line(exc)})."
-            ) from None
-    factory = getattr(module, attr, None)
-    if not callable(factory):
-        raise ConfigError(f"{what} {spec!r}: {target} has no callable named {attr!r}.")
-    return factory
+class _Jobs(click.ParamType):
+    """``--jobs``: a number of worker processes (>= 1) or ``auto``."""
+
+    name = "N|auto"
+
+    def convert(self, value, param, ctx):
+        if value == "auto" or (isinstance(value, int) and not isinstance(value, bool)):
+            return value if value == "auto" or value >= 1 else self._bad(value, param, ctx)
+        text = str(value).strip().lower()
+        if text == "auto":
+            return "auto"
+        if text.isdigit() and int(text) >= 1:
+            return int(text)
+        return self._bad(value, param, ctx)
+
+    def _bad(self, value, param, ctx):
+        self.fail(f"must be an int >= 1 or auto, got {value!r}.", param, ctx)
 
 
-def _one_line(exc: BaseException) -> str:
-    lines = str(exc).strip().splitlines()
-    text = lines[0] if lines else ""
-    text = text if len(text) <= 200 else text[:197] + "..."
-    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+def _refuse_overwrite(outputs: dict[str, Any], force: bool) -> None:
+    """A rerun never silently replaces a saved model, stack or report (checked before any work)."""
+    if force:
+        return
+    for flag, path in outputs.items():
+        if path and Path(path).exists():
+            raise ConfigError(
+                f"{flag} {path}: the file exists; pass --force to overwrite it or choose another name."
+            )
 
 
 def _tune_task(task: str | None, y) -> str:
@@ -128,32 +110,32 @@ def _facts_task(task: str | None, X) -> str:
     return {4: "image", 3: "sequence"}.get(getattr(X, "ndim", 2), "tabular")
 
 
+# Declared facts advisor.diagnose takes (the others reach the engine through recommend only).
+_DIAGNOSE_FACTS = (
+    "classes",
+    "samples",
+    "task",
+    "objective",
+    "pretrained",
+    "budget",
+    "batch_size",
+    "no_flip",
+    "weight_decay",
+    "label_smoothing",
+)
+
+
 def _stack_from_sources(stack_file, checkpoint, curves, declared, trust, device):
     if stack_file is not None:
         return Path(stack_file), f"--stack {stack_file}"
     if checkpoint is not None or curves is not None:
         from advisor._api import diagnose
 
+        facts = {k: v for k, v in declared.items() if k in _DIAGNOSE_FACTS}
         if checkpoint is not None:
-            diagnosis = diagnose(
-                checkpoint,
-                trust=trust,
-                device=device,
-                **{
-                    k: v
-                    for k, v in declared.items()
-                    if k in ("classes", "samples", "task", "pretrained", "budget")
-                },
-            )
+            diagnosis = diagnose(checkpoint, trust=trust, device=device, **facts)
         else:
-            diagnosis = diagnose(
-                curves,
-                **{
-                    k: v
-                    for k, v in declared.items()
-                    if k in ("classes", "samples", "task", "pretrained", "budget")
-                },
-            )
+            diagnosis = diagnose(curves, **facts)
         recs = diagnosis.recommendations
         if recs is None:
             raise ConfigError(
@@ -217,7 +199,20 @@ def _check_model_cli(model_fn, data, task, space, stack, later_stages, model_spe
     type=click.Path(exists=True),
     help="Learning curves to diagnose for the stack.",
 )
-@fact_options("fit", "pretrained", "budget")
+@fact_options(
+    "fit",
+    "pretrained",
+    "budget",
+    "samples",
+    "classes",
+    "no_flip",
+    "channels",
+    "weight_decay",
+    "label_smoothing",
+    "norm",
+    "has_residual",
+    "sparsity",
+)
 @click.option(
     "--trials",
     "n_trials",
@@ -245,6 +240,15 @@ def _check_model_cli(model_fn, data, task, space, stack, later_stages, model_spe
     help="Optuna storage URL (postgresql://... for many machines); default .advisor/tune.journal.",
 )
 @click.option(
+    "--jobs",
+    "n_jobs",
+    type=_Jobs(),
+    default="1",
+    show_default=True,
+    help="Worker processes training trials at once on the study's storage, each with "
+    "cores/N torch threads; auto: picked from the cores and a short timed probe.",
+)
+@click.option(
     "--study",
     "study_name",
     default=None,
@@ -259,6 +263,27 @@ def _check_model_cli(model_fn, data, task, space, stack, later_stages, model_spe
     default="rules",
     show_default=True,
     help="rules: the stack's narrowed space; full: every technique, wide ranges.",
+)
+@click.option(
+    "--search",
+    type=click.Choice(["staged", "flat"]),
+    default="staged",
+    show_default=True,
+    help="staged: stage 1, then each later technique on top of the best stack so far, kept "
+    "only when it helps beyond noise (G4.1); flat: every technique searched together.",
+)
+@click.option(
+    "--sampler",
+    type=click.Choice(["tpe", "random"]),
+    default="tpe",
+    show_default=True,
+    help="Optuna sampler: TPE, or random search (a baseline).",
+)
+@click.option(
+    "-v",
+    "--verbose",
+    is_flag=True,
+    help="Show Optuna's own log lines (study created, trial finished).",
 )
 @click.option(
     "--later-stages",
@@ -315,6 +340,11 @@ def _check_model_cli(model_fn, data, task, space, stack, later_stages, model_spe
     default=None,
     help="Write an HTML (or .md) report of the study.",
 )
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Overwrite existing --refit, --save-stack and --report files.",
+)
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--device", default="auto", show_default=True, help="auto, cpu or cuda[:N].")
 @click.option(
@@ -336,6 +366,15 @@ def tune(
     fit,
     pretrained,
     budget,
+    samples,
+    classes,
+    no_flip,
+    channels,
+    weight_decay,
+    label_smoothing,
+    norm,
+    has_residual,
+    sparsity,
     epochs,
     lr,
     batch_size,
@@ -346,9 +385,18 @@ def tune(
     report_path,
     trust,
     fmt,
+    verbose,
+    force,
     **passed: Any,
 ) -> int:
     """Tune the recommended regularizer stack with Optuna and k-fold CV."""
+    _refuse_overwrite(
+        {"--refit": passed["refit"], "--save-stack": save_stack, "--report": report_path}, force
+    )
+    if verbose:
+        import optuna
+
+        optuna.logging.set_verbosity(optuna.logging.DEBUG)
     assert set(passed) == set(_PASSED), set(passed) ^ set(_PASSED)
     passed["refit"] = passed["refit"] or False
     folds, seed, space, device = (passed[k] for k in ("folds", "seed", "space", "device"))
@@ -373,14 +421,26 @@ def tune(
 
         declared = {
             "task": _facts_task(task, X),
-            "samples": int(np.asarray(X.shape[0])),
+            # Declared flags win over what the data shows (it may be a sample of the dataset).
+            "samples": samples or int(np.asarray(X.shape[0])),
+            "classes": classes
+            or (len(np.unique(np.asarray(y))) if tune_task == "classification" else None),
+            "objective": {"regression": "regression", "timeseries": "forecasting"}.get(tune_task),
+            # An image batch (N, C, H, W) says its channels: no colour transforms on grey.
+            "channels": channels or (int(X.shape[1]) if X.ndim == 4 else None),
             "fit": fit,
             "pretrained": pretrained,
             "budget": budget,
             "batch_size": batch_size,
+            "no_flip": no_flip,
+            "weight_decay": weight_decay,
+            "label_smoothing": label_smoothing,
+            "norm": norm,
+            "has_residual": has_residual,
+            "sparsity": sparsity,
+            "optimizer": optimizer,
+            "lr": lr,
         }
-        if tune_task == "classification":
-            declared["classes"] = len(np.unique(np.asarray(y)))
         declared = {k: v for k, v in declared.items() if v is not None}
         stack, source = _stack_from_sources(stack_file, checkpoint, curves, declared, trust, device)
     try:
@@ -406,6 +466,11 @@ def tune(
     )
     if save_stack:
         Path(save_stack).write_text(result.best_stack.to_json() + "\n", encoding="utf-8")
+        if not result.beats_baseline and fmt == "text":
+            err_console.print(
+                f"{save_stack}: an empty stack (no stack beat your current setup beyond noise); "
+                "the best stack found is under 'candidate' in --format json"
+            )
     if report_path:
         from advisor.report import write_report
 

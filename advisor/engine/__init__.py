@@ -9,6 +9,7 @@ orders the result as a staged plan with Optuna search spaces::
     recs = recommend(facts)
     recs.to_dict()    # ordered list of {technique, score, stage, rules, rationale, search_space ...}
     recs.to_stack()   # the stack spec for advisor.regularizers / advisor.tuning
+    recs.setup        # objective, optimizer, learning rate: what generated code is written for
 
 Techniques, their parameters, ranges and conflicts come from ``advisor.catalogue``.
 Importing it does not import torch, optuna or sklearn.

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from advisor._validation import MODALITIES, OBJECTIVES, did_you_mean
+from advisor.catalogue import OPTIMIZERS as OPTIMIZER_TABLE
 from advisor.curves import VERDICTS
 from advisor.errors import ConfigError
 
@@ -24,6 +25,8 @@ __all__ = [
     "COMPLEXITY_THRESHOLDS",
     "DECLARED_KEYS",
     "FACT_SPECS",
+    "NORMS",
+    "OPTIMIZERS",
     "SIZE_THRESHOLDS",
     "TASKS",
     "VERDICTS",
@@ -40,6 +43,8 @@ ARCHS = ("mlp", "cnn", "resnet", "rnn", "transformer")
 BUDGETS = ("low", "medium", "high")
 CLASSES3 = ("low", "medium", "high")
 SIZES = ("small", "medium", "large")
+NORMS = ("batch", "layer", "group", "none")
+OPTIMIZERS = tuple(OPTIMIZER_TABLE)
 
 
 @dataclass(frozen=True)
@@ -161,6 +166,16 @@ FACT_SPECS: dict[str, FactSpec] = _specs(
     FactSpec("has_norm", "bool", "the model has any normalisation layer (batch, layer, group ...)"),
     FactSpec("has_residual", "bool", "the model has residual (skip) connections"),
     FactSpec("weight_decay", "float", "weight decay already used by the optimizer", minimum=0),
+    FactSpec(
+        "label_smoothing",
+        "float",
+        "label smoothing already in the loss",
+        minimum=0,
+        maximum=1,
+    ),
+    FactSpec("norm", "enum", "normalisation layers the model uses", NORMS),
+    FactSpec("optimizer", "enum", "optimizer in effect (how weight decay is applied)", OPTIMIZERS),
+    FactSpec("lr", "float", "learning rate in effect", minimum=1e-9, maximum=10),
     FactSpec("early_stopping", "bool", "training already stops early on a validation metric"),
     FactSpec("pretrained", "bool", "the model starts from pretrained weights (fine-tuning)"),
     FactSpec(
@@ -195,6 +210,9 @@ FACT_SPECS: dict[str, FactSpec] = _specs(
     FactSpec("batch_size", "int", "training batch size", minimum=1, maximum=10_000_000),
     FactSpec(
         "no_flip", "bool", "orientation carries the label: mirrored inputs change their class"
+    ),
+    FactSpec(
+        "sparsity", "bool", "sparse weights are wanted (feature selection): an L1-type penalty"
     ),
     # derived
     FactSpec("params_per_sample", "float", "parameters per training example", base=False),
@@ -253,6 +271,12 @@ DECLARED_KEYS: tuple[str, ...] = (
     "weight_decay",
     "early_stopping",
     "channels",
+    "has_residual",
+    "norm",
+    "label_smoothing",
+    "optimizer",
+    "lr",
+    "sparsity",
 )
 
 # samples < 10,000 is small (a few hundred examples per class at most for typical class

@@ -52,6 +52,27 @@ __all__ = [
     "validate_declared",
 ]
 
+# What a declared normalisation says about the two norm facts the rules read.
+_NORM_FACTS: dict[str, dict[str, bool]] = {
+    "batch": {"has_norm": True, "has_batchnorm": True},
+    "layer": {"has_norm": True, "has_batchnorm": False},
+    "group": {"has_norm": True, "has_batchnorm": False},
+    "none": {"has_norm": False, "has_batchnorm": False},
+}
+# What an architecture family has by construction, assumed until measured or declared.
+_ARCH_ASSUMPTIONS: dict[str, tuple[dict[str, bool], str]] = {
+    "resnet": (
+        {"has_batchnorm": True, "has_norm": True, "has_residual": True},
+        "assumed: ResNets have BatchNorm and skip connections (He et al. 2016); "
+        "pass --norm if yours differs",
+    ),
+    "transformer": (
+        {"has_batchnorm": False, "has_norm": True, "has_residual": True},
+        "assumed: transformers use LayerNorm and residual connections (Vaswani et al. 2017); "
+        "pass --norm if yours differs",
+    ),
+}
+
 _DEFAULTS: dict[str, tuple[Any, str]] = {
     "budget": ("medium", "assumed when neither --budget nor --gpu-hours is given"),
     "no_flip": (False, "assumed: mirrored inputs keep their label (pass --no-flip if not)"),
@@ -398,6 +419,7 @@ def _complete(base: dict[str, Fact]) -> Facts:
     if "has_dropout" not in base and "dropout_rate" in base:
         rate = base["dropout_rate"]
         base["has_dropout"] = Fact("has_dropout", rate.value > 0, "derived", "dropout_rate > 0")
+    _complete_structure(base)
     for name, (value, why) in _DEFAULTS.items():
         if name not in base:
             base[name] = Fact(name, value, "default", why)
@@ -408,6 +430,20 @@ def _complete(base: dict[str, Fact]) -> Facts:
     ordered = {name: base[name] for name in FACT_SPECS if name in base}
     ordered.update(_derive(ordered))
     return Facts({name: ordered[name] for name in FACT_SPECS if name in ordered})
+
+
+def _complete_structure(base: dict[str, Fact]) -> None:
+    """Norm and residual facts from a declared ``norm``, then from the architecture family."""
+    norm = base.get("norm")
+    if norm is not None:
+        for name, value in _NORM_FACTS[norm.value].items():
+            base.setdefault(name, Fact(name, value, "derived", f"norm {norm.value}"))
+    arch = base.get("arch")
+    assumed = _ARCH_ASSUMPTIONS.get(arch.value) if arch is not None else None
+    if assumed is not None:
+        values, why = assumed
+        for name, value in values.items():
+            base.setdefault(name, Fact(name, value, "default", why))
 
 
 def facts_from_case(case: Mapping[str, Any], *, where: str) -> Facts:

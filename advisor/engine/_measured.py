@@ -61,7 +61,11 @@ def fit_values(fit: Any) -> dict[str, Any]:
     # Regularization in effect read beside the curves (logged hyper-parameters, declared flags).
     reg = data.get("regularization")
     if isinstance(reg, Mapping):
-        for name, fact in (("weight_decay", "weight_decay"), ("dropout", "dropout_rate")):
+        for name, fact in (
+            ("weight_decay", "weight_decay"),
+            ("dropout", "dropout_rate"),
+            ("label_smoothing", "label_smoothing"),
+        ):
             entry = reg.get(name)
             value = entry.get("value") if isinstance(entry, Mapping) else entry
             if number(value) is not None:
@@ -98,7 +102,9 @@ def model_values(model: Mapping[str, Any]) -> dict[str, Any]:
     values["params"] = number(
         _first(model, "params_trainable", "params_total", "params", "n_params")
     )
-    values["depth"] = number(_first(model, "depth", "n_layers"))
+    depth = number(_first(model, "depth", "n_layers"))
+    # No recognisable weight layer (a lone tensor) means the depth is unknown, not zero.
+    values["depth"] = depth if depth is not None and depth >= 1 else None
     family = _first(model, "family", "arch", "architecture")
     if isinstance(family, str):
         key = family.strip().lower()

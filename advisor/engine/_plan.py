@@ -108,6 +108,7 @@ class Recommendations(Displayable):
         notes: list[dict[str, str]] | None = None,
         fired: list[Rule] | None = None,
         deferred: bool = False,
+        setup: dict[str, Any] | None = None,
     ):
         self.items = items
         self.facts = facts
@@ -115,6 +116,8 @@ class Recommendations(Displayable):
         self.notes = list(notes or [])
         self.fired = list(fired or [])
         self.deferred = deferred
+        # The training set-up generated code is written for (objective, optimizer, lr).
+        self.setup = dict(setup or {})
 
     def __iter__(self) -> Iterator[Recommendation]:
         return iter(self.items)
@@ -142,13 +145,15 @@ class Recommendations(Displayable):
         return [r.to_dict() for r in self.items]
 
     def details(self) -> dict[str, Any]:
-        """Everything: plan, discouraged techniques, plan notes and the rules that fired."""
+        """Everything: plan, discouraged techniques, plan notes, the rules that fired and the
+        training set-up (objective, optimizer, learning rate) the generated code is written for."""
         return {
             "recommendations": self.to_dict(),
             "discouraged": [r.to_dict() for r in self.discouraged],
             "notes": list(self.notes),
             "deferred": self.deferred,
             "fired": [r.id for r in self.fired],
+            "setup": dict(self.setup),
         }
 
     def to_stack(self, *, max_stage: int | None = None) -> dict[str, Any]:

@@ -39,7 +39,14 @@ _KEY_FACTS = (
     "dropout_rate",
     "has_batchnorm",
     "weight_decay",
+    "label_smoothing",
+    "norm",
+    "has_residual",
+    "optimizer",
+    "lr",
+    "channels",
     "no_flip",
+    "sparsity",
     "batch_size",
 )
 
@@ -68,10 +75,18 @@ def _params_text(params: dict[str, Any]) -> str:
 
 
 def stage_one_snippet(recs: Recommendations) -> str:
-    """Python code applying stage 1 of the plan; ``""`` when stage 1 is advice only."""
-    from advisor.report import stack_code  # display path: the one upward import, lazy
+    """Python code applying stage 1 of the plan; ``""`` when stage 1 is advice only.
 
-    return stack_code(recs.to_stack(max_stage=1))
+    The code is written for the plan's set-up (``recs.setup``): the loss of its objective, the
+    optimizer in effect and the declared learning rate (or a placeholder saying what to use).
+    """
+    # Display path: the one kind of upward import, lazy. advisor.report.stack_code does not
+    # take the set-up yet, so the code generator is called directly.
+    from advisor.regularizers import Stack
+    from advisor.regularizers._codegen import stack_to_code
+
+    stack = Stack.from_dict(recs.to_stack(max_stage=1))
+    return stack_to_code(stack, setup=recs.setup) if len(stack) else ""
 
 
 def render_recommendations(recs: Recommendations):

@@ -48,12 +48,18 @@ def _fmt(value: Any) -> str:
     return str(value)
 
 
-def text_renderables(report: CheckReport):
-    """The gate report as rich renderables: one table row per check, then the notes."""
+def text_renderables(report: CheckReport, *, width: int = 120):
+    """The gate report as rich renderables: one table row per check, then the notes.
+
+    ``width`` is the console's: a long source path loses leading folders, not its file name.
+    """
     from rich.table import Table
     from rich.text import Text
 
-    table = Table(title=f"advisor check - {report.source or 'curves'}", title_justify="left")
+    from advisor._terminal import fit_path
+
+    source = fit_path(str(report.source), max(width - 16, 12)) if report.source else "curves"
+    table = Table(title=f"advisor check - {source}", title_justify="left")
     table.add_column("check")
     table.add_column("status", no_wrap=True)
     table.add_column("measured", justify="right")

@@ -95,4 +95,4 @@ class CheckReport(Displayable):
     def __rich_console__(self, console, options):
         from advisor.gate._render import text_renderables
 
-        yield from text_renderables(self)
+        yield from text_renderables(self, width=options.max_width)

@@ -6,9 +6,12 @@ targets for mixup/cutmix), the batch transform (augmentation, mixup, cutmix), th
 early-stopping controller, the penalty term (coupled L2/L1), the post-step hook (L1 proximal
 step, EMA update), the weight averages (``ema``, ``swa``) and the model to evaluate (the
 average of the weights when the stack has ``ema`` or ``swa``).
+Given the engine's plan (``Recommendations``, or a saved ``advisor recommend --format json``),
+it applies the plan's stage 1, as the plan says to start; ``stages=`` chooses others. A stack
+(``Stack``, ``recs.to_stack()``, a tuned ``best_stack``) is applied whole.
 A plain loop changes in three lines::
 
-    applied = advisor.apply(model, stack, lr=1e-3)                  # 1
+    applied = advisor.apply(model, stack)                           # 1
     model, loss_fn = applied.model, applied.loss_fn
     opt = torch.optim.AdamW(applied.param_groups, lr=1e-3)
     for x, y in loader:
@@ -23,8 +26,11 @@ Nothing in the per-step path reads a device value back to the host.
 from __future__ import annotations
 
 import copy
+import json
+import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -189,10 +195,83 @@ def _infer_classes(model: nn.Module) -> int | None:
     return last.out_features if last is not None else None
 
 
+def _read_stack(stack: Any) -> tuple[Stack, bool]:
+    """The stack, and whether it came as the engine's plan rather than as a stack.
+
+    The plan is ``Recommendations`` or the JSON document of ``advisor recommend`` /
+    ``advisor diagnose --format json`` (a dict, or a path to the file). A stack in any form
+    (``Stack``, a ``{"version": 1, "pieces": [...]}`` dict or file such as ``recs.to_stack()``,
+    ``TuneResult.best_stack`` or ``advisor tune --save-stack``) is what someone chose.
+    """
+    if isinstance(stack, str | os.PathLike):
+        path = Path(stack)
+        if not path.is_file():
+            raise ConfigError(
+                f"{path}: no such stack file; write one with `advisor recommend --format json > {path.name}`."
+            )
+        try:
+            stack = json.loads(path.read_text(encoding="utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError) as err:
+            raise ConfigError(f"{path}: not a stack JSON file ({err}).") from None
+    if isinstance(stack, Mapping):
+        is_plan = "pieces" not in stack
+    else:
+        is_plan = hasattr(stack, "to_stack") and not isinstance(stack, Stack)
+    return Stack.from_dict(stack), is_plan
+
+
+def _choose_stages(stack: Stack, stages: Any, *, is_plan: bool) -> tuple[Stack, list[str]]:
+    """The pieces of the chosen stages, and a note on what was left for later.
+
+    ``stages=None`` applies stage 1 of an engine plan and a stack whole (a stack built, saved
+    or tuned is what someone chose); ``"all"`` applies every piece; an int or a list of ints
+    those stages. Pieces without a stage (added by hand) are always applied.
+    """
+    present = stack.stages
+    if stages is None:
+        if not (is_plan and present):
+            return stack, []
+        chosen = [1]
+    elif stages == "all":
+        return stack, []
+    else:
+        chosen = [stages] if isinstance(stages, int) and not isinstance(stages, bool) else stages
+        if (
+            isinstance(chosen, str | bytes | Mapping)
+            or not isinstance(chosen, list | tuple | set | frozenset)
+            or not chosen
+            or not all(isinstance(n, int) and not isinstance(n, bool) and n >= 1 for n in chosen)
+        ):
+            raise ConfigError(
+                f"stages of apply() must be 'all', an int >= 1 or a list of them, got {stages!r}."
+            )
+        if not present:
+            raise ConfigError(
+                f"stages={stages!r} chooses among the stages of an engine plan, but no piece of "
+                "this stack has a stage; leave stages= out to apply the stack as it is."
+            )
+        if not set(chosen) & set(present):
+            raise ConfigError(
+                f"stages={stages!r} selects no piece: the plan's stages are "
+                f"{', '.join(map(str, present))}."
+            )
+    kept = stack.at_stages(chosen)
+    left = [p for p in stack if p.stage is not None and p.stage not in set(chosen)]
+    if not left:
+        return kept, []
+    names = ", ".join(str(n) for n in sorted(set(chosen)))
+    later = ", ".join(f"{p.technique} (stage {p.stage})" for p in left)
+    return kept, [
+        f"applied stage {names} of the plan ({', '.join(kept.techniques) or 'no regularizer'}); "
+        f"left for later: {later}; apply(..., stages='all') or a list of stages adds them"
+    ]
+
+
 def apply(
     model: nn.Module,
     stack: Stack | Mapping[str, Any] | Any,
     *,
+    stages: int | list[int] | str | None = None,
     task: str = "classification",
     lr: float | None = None,
     num_classes: int | None = None,
@@ -206,9 +285,18 @@ def apply(
     Args:
         model: The user's model; deep-copied unless ``inplace=True`` (surgery that traces the
             model with torch.fx returns a ``GraphModule`` with the same parameter names).
-        stack: A :class:`Stack`, its JSON dict, or ``Recommendations`` (``.to_stack()``).
+        stack: The engine's plan (``Recommendations``, or the JSON of ``advisor recommend`` /
+            ``advisor diagnose --format json`` as a dict or a file path) or a stack: a
+            :class:`Stack`, its dict or JSON file (``recs.to_stack()``,
+            ``TuneResult.best_stack``, ``advisor tune --save-stack``).
+        stages: Which of the plan's stages to apply: None (default) applies stage 1 of a plan
+            (the plan says to start there) and a stack whole (someone chose it); ``"all"``
+            every piece; an int or a list of ints those stages. Pieces without a stage are
+            always applied.
         task: ``"classification"`` (cross-entropy) or ``"regression"`` (MSE).
-        lr: Learning rate; needed by the L1 proximal step (threshold ``lr * strength``).
+        lr: A fixed learning rate for the L1 proximal step (threshold ``lr * strength``).
+            Without it the step reads the learning rate of the optimizer built over
+            ``param_groups`` at each step (so it follows an LR schedule).
         num_classes: Classes for mixup/cutmix one-hot targets (default: the last Linear's size).
         batch_size: Used for the BatchNorm small-batch caveat.
         generator: CPU ``torch.Generator`` for reproducible augmentation and mixing.
@@ -224,6 +312,11 @@ def apply(
         >>> net = torch.nn.Sequential(torch.nn.Linear(4, 16), torch.nn.ReLU(), torch.nn.Linear(16, 3))
         >>> applied = apply(net, Stack.of("l2", "dropout", "label_smoothing"))
         >>> opt = torch.optim.AdamW(applied.param_groups, lr=1e-3)
+        >>> import advisor
+        >>> plan = advisor.recommend(modality="tabular", samples=300, classes=3, fit="overfitting")
+        >>> applied = apply(net, plan)  # stage 1 of the plan
+        >>> all(p.stage == 1 for p in applied.stack)
+        True
     """
     if not isinstance(model, nn.Module):
         raise ConfigError(f"apply() needs a torch.nn.Module, got {type(model).__name__}.")
@@ -231,10 +324,10 @@ def apply(
         raise ConfigError(
             f"task of apply() must be 'classification' or 'regression', got {task!r}."
         )
-    stack = Stack.from_dict(stack)
+    stack, is_plan = _read_stack(stack)
+    stack, notes = _choose_stages(stack, stages, is_plan=is_plan)
     if lr is not None and (isinstance(lr, bool) or not isinstance(lr, int | float) or not lr > 0):
         raise ConfigError(f"lr of apply() must be a number > 0, got {lr!r}.")
-    notes: list[str] = []
     was_graph_module = isinstance(model, torch.fx.GraphModule)
     model = model if inplace else copy.deepcopy(model)
 
@@ -313,14 +406,13 @@ def apply(
         )
     proximal = None
     if l1_prox > 0:
-        if lr is None:
-            raise ConfigError(
-                "the L1 proximal step needs the learning rate: call apply(model, stack, lr=...) "
-                "or set proximal=false in the l1/elastic_net params."
-            )
-        proximal = ProximalStep(tuple(names), lr * l1_prox)
+        # The penalised weights are the first group; the optimizer built over it sets its lr.
+        proximal = ProximalStep(
+            tuple(names), None if lr is None else lr * l1_prox, l1_prox, group=groups[0]
+        )
+        threshold = f"lr x {l1_prox:g}" if lr is None else f"{lr * l1_prox:g}"
         notes.append(
-            f"L1 proximal step (soft-threshold {lr * l1_prox:g}) after each optimizer step; see Applied.sparsity()"
+            f"L1 proximal step (soft-threshold {threshold}) after each optimizer step; see Applied.sparsity()"
         )
     penalty = Penalty(tuple(names), l2=coupled_l2, l1=l1_pen)
 

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 import torch
 from torch import nn
 
+from advisor.errors import ConfigError
 from advisor.regularizers._averaging import ExponentialMovingAverage
 from advisor.regularizers._losses import SmoothedCrossEntropy
 from advisor.regularizers._penalties import l1_penalty, l1_proximal_step, l2_penalty
@@ -62,22 +63,50 @@ class Penalty:
 
 @dataclass(frozen=True)
 class ProximalStep:
-    """``model -> None``: soft-threshold the parameters ``names`` by ``threshold`` (= lr·λ)."""
+    """``model -> None``: soft-threshold the parameters ``names`` by ``lr·strength``.
+
+    Attributes:
+        names: The thresholded parameter names (the penalised weights).
+        threshold: ``lr·strength`` when ``apply()`` was given ``lr``; None when the learning
+            rate is read at each call from ``group``.
+        strength: The L1 strength λ.
+        group: The parameter group of ``names`` in ``Applied.param_groups``. A torch optimizer
+            built over those groups keeps these very dicts (and an LR scheduler updates their
+            ``"lr"``), so the step reads the optimizer's current learning rate from it.
+    """
 
     names: tuple[str, ...]
-    threshold: float
+    threshold: float | None
+    strength: float = 0.0
+    group: dict | None = field(default=None, repr=False, compare=False)
     _lookup: frozenset[str] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "_lookup", frozenset(self.names))
 
+    def current_threshold(self) -> float:
+        """``lr·strength`` now: the fixed threshold, or the optimizer's learning rate times λ."""
+        if self.threshold is not None:
+            return self.threshold
+        lr = None if self.group is None else self.group.get("lr")
+        if lr is None:
+            raise ConfigError(
+                "the L1 proximal step reads the learning rate from the optimizer: build it over "
+                "applied.param_groups (e.g. torch.optim.AdamW(applied.param_groups, lr=1e-3)) "
+                "or call apply(model, stack, lr=...)."
+            )
+        return float(lr) * self.strength
+
     def __call__(self, model: nn.Module) -> None:
-        if self.threshold > 0:
+        threshold = self.current_threshold()
+        if threshold > 0:
             l1_proximal_step(
-                [p for n, p in model.named_parameters() if n in self._lookup], self.threshold
+                [p for n, p in model.named_parameters() if n in self._lookup], threshold
             )
 
     def __repr__(self) -> str:
+        if self.threshold is None:
+            return f"ProximalStep(threshold=lr*{self.strength:g})"
         return f"ProximalStep(threshold={self.threshold:g})"
 
 

@@ -4,6 +4,9 @@ A ``Stack`` is what the rules engine recommends (``Recommendations.to_stack()``)
 tuner tunes (each piece carries its Optuna search space) and what :func:`advisor.apply`
 turns into training-loop pieces. It round-trips to JSON (``{"version": 1, "pieces": [...]}``,
 see ``docs/architecture.md``) and prints itself as copy-paste PyTorch (``to_code``).
+``from_dict``/``from_json`` also read the whole output of ``advisor recommend --format json``
+and ``advisor diagnose --format json`` (the plan inside them), so a saved plan is a stack file.
+The engine's pieces carry the plan's ``stage`` (1 = try first); ``at_stages`` keeps some.
 
 This module must not import torch: the report and the rules engine use it without torch.
 
@@ -82,6 +85,29 @@ def _validate_space(technique: str, space: Any) -> dict[str, dict[str, Any]]:
     return out
 
 
+def _plan_inside(d: Mapping[str, Any]) -> Any:
+    """The stack inside a plan document, or None when ``d`` is not one.
+
+    ``advisor recommend --format json`` writes the stack under ``"stack"``; ``advisor diagnose
+    --format json`` writes the plan's entries under ``"recommendations"`` (actions such as
+    ``train_longer`` are advice, not pieces, and are left out).
+    """
+    if isinstance(d.get("stack"), Mapping):
+        return d["stack"]
+    entries = d.get("recommendations")
+    if isinstance(entries, list):
+        keys = ("technique", "params", "search_space", "stage")
+        return {
+            "version": STACK_VERSION,
+            "pieces": [
+                {k: e[k] for k in keys if k in e}
+                for e in entries
+                if isinstance(e, Mapping) and e.get("kind", "regularizer") == "regularizer"
+            ],
+        }
+    return None
+
+
 @dataclass(frozen=True)
 class Piece:
     """One configured technique: its name, hyper-parameters and Optuna search space.
@@ -118,6 +144,12 @@ class Piece:
             extra=extra,
         )
 
+    @property
+    def stage(self) -> int | None:
+        """The plan's stage of this piece (1 = try first); None for a piece written by hand."""
+        stage = self.extra.get("stage")
+        return stage if isinstance(stage, int) and not isinstance(stage, bool) else None
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "technique": self.technique,
@@ -150,6 +182,10 @@ class Stack:
             return d
         if hasattr(d, "to_stack") and not isinstance(d, Mapping):  # Recommendations
             return cls.from_dict(d.to_stack())
+        if isinstance(d, Mapping) and "pieces" not in d:
+            plan = _plan_inside(d)
+            if plan is not None:
+                return cls.from_dict(plan)
         if isinstance(d, Mapping):
             version = d.get("version", STACK_VERSION)
             if version != STACK_VERSION:
@@ -159,7 +195,8 @@ class Stack:
             raw = d.get("pieces")
             if raw is None:
                 raise ConfigError(
-                    'the stack object has no \'pieces\' list; expected {"version": 1, "pieces": [...]}.'
+                    "the stack object has no 'pieces' list; expected a stack "
+                    '{"version": 1, "pieces": [...]} or the output of `advisor recommend --format json`.'
                 )
         else:
             raw = d
@@ -212,6 +249,26 @@ class Stack:
     def get(self, technique: str) -> Piece | None:
         return next((p for p in self.pieces if p.technique == technique), None)
 
+    @property
+    def stages(self) -> list[int]:
+        """The plan's stages its pieces carry, in order (empty for a stack written by hand)."""
+        return sorted({p.stage for p in self.pieces if p.stage is not None})
+
+    def at_stages(self, stages: Iterable[int]) -> Stack:
+        """The pieces of the plan's ``stages``; pieces without a stage (added by hand) stay.
+
+        Example:
+            >>> plan = Stack.from_dict([{"technique": "l2", "stage": 1},
+            ...                         {"technique": "dropout", "stage": 2}])
+            >>> plan.at_stages([1]).techniques
+            ['l2']
+        """
+        keep = set(stages)
+        return Stack(
+            pieces=tuple(p for p in self.pieces if p.stage is None or p.stage in keep),
+            version=self.version,
+        )
+
     def __len__(self) -> int:
         return len(self.pieces)
 
@@ -256,11 +313,25 @@ class Stack:
             pieces.append(p)
         return Stack(pieces=tuple(pieces), version=self.version)
 
-    def to_code(self, *, model: str = "model", lr: float = 1e-3) -> str:
-        """The stack as a copy-paste PyTorch snippet (see ``_codegen``)."""
+    def to_code(
+        self,
+        *,
+        model: str = "model",
+        lr: float | None = None,
+        setup: Mapping[str, Any] | None = None,
+    ) -> str:
+        """The stack as a copy-paste PyTorch snippet (see ``_codegen``).
+
+        Args:
+            model: the variable name of the user's model in the snippet.
+            lr: the learning rate in effect; ``None`` writes a named ``lr`` with a comment
+                saying what to use.
+            setup: the plan's set-up (``Recommendations.setup``: objective, optimizer ...), so
+                the loss and the optimizer match the user's run.
+        """
         from advisor.regularizers._codegen import stack_to_code
 
-        return stack_to_code(self, model=model, lr=lr)
+        return stack_to_code(self, model=model, lr=lr, setup=setup)
 
     def __str__(self) -> str:
         parts = [

@@ -75,8 +75,30 @@ def sparkline(
     return "".join(out)
 
 
+class _TitledPanel:
+    """The verdict panel, titled ``fit - SOURCE (RUN)`` in the console's width.
+
+    Rich cuts a long title at its end, which hides the file name; the title is fitted here,
+    at render time when the width is known, by dropping leading folders instead.
+    """
+
+    def __init__(self, body: Any, source: Any, run: Any, *, border_style: str):
+        self.body, self.source, self.run, self.border_style = body, source, run, border_style
+
+    def __rich_console__(self, console, options):
+        from rich.panel import Panel
+
+        from advisor._terminal import fit_path
+
+        run = f" ({self.run})" if self.run else ""
+        title = "fit" + run
+        if self.source:
+            room = options.max_width - 6 - len("fit - ") - len(run)  # borders and padding
+            title = f"fit - {fit_path(str(self.source), max(room, 12))}{run}"
+        yield Panel(self.body, title=title, title_align="left", border_style=self.border_style)
+
+
 def render_fit(fit: Any, *, width: int = 60):
-    from rich.panel import Panel
     from rich.table import Table
     from rich.text import Text
 
@@ -91,10 +113,7 @@ def render_fit(fit: Any, *, width: int = 60):
         head.append(f"\nrecommended stopping epoch: {fmt_epoch(fit.stop_epoch)}", style="bold")
         if fit.stop_metric and fit.stop_metric != fit.primary_metric:
             head.append(f" (on {fit.stop_key})", style="dim")
-    title = (
-        "fit" + (f" - {fit.source}" if fit.source else "") + (f" ({fit.run})" if fit.run else "")
-    )
-    yield Panel(head, title=title, title_align="left", border_style=style.split()[-1])
+    yield _TitledPanel(head, fit.source, fit.run, border_style=style.split()[-1])
 
     yield _curve_plot(fit, width)
     yield Text("")

@@ -241,19 +241,22 @@ def _stage_key(rec: dict[str, Any]) -> tuple[Any, ...]:
     return (stage if isinstance(stage, int | float) else 99, str(stage), -(rec.get("score") or 0))
 
 
-def stack_code(stack: Any) -> str:
+def stack_code(stack: Any, *, setup: Any = None) -> str:
     """Python code applying ``stack`` (a ``Stack`` or its dict; ``Stack.to_code``); ``""`` when
-    it has no pieces (advice-only plans such as "train longer" have nothing to apply)."""
+    it has no pieces (advice-only plans such as "train longer" have nothing to apply).
+    ``setup`` (``Recommendations.setup``) makes the loss and optimizer match the user's run."""
     from advisor.regularizers import Stack
 
     stack = Stack.from_dict(stack)
-    return stack.to_code() if len(stack) else ""
+    return stack.to_code(setup=setup) if len(stack) else ""
 
 
 def _snippet(recs: Any) -> str | None:
     """The recommended stack as code, for the report's plan section; None for advice only."""
     to_stack = getattr(recs, "to_stack", None)
-    return (stack_code(to_stack()) or None) if to_stack is not None else None
+    if to_stack is None:
+        return None
+    return stack_code(to_stack(), setup=getattr(recs, "setup", None)) or None
 
 
 def _recommendation_blocks(recs: Any) -> list[Block]:

@@ -7,7 +7,9 @@ fold of one configuration (vectorised or sequential folds, ``choose_folds_mode``
 ``check_model`` is the one-forward-pass check run before any study exists.
 
 Modules: ``_tune`` (the wrapper), ``_settings``, ``_session``, ``_trials`` (one Optuna trial),
-``_study`` (storage, study, budget), ``_cv`` (cross-validation, fold-mode choice),
+``_study`` (storage, study, budget), ``_loop`` (one worker's trial loop), ``_workers``
+(parallel worker processes), ``_jobs`` (how many), ``_factory`` (model factories from a
+spec), ``_cv`` (cross-validation, fold-mode choice),
 ``_folds_base`` / ``_folds_sequential`` / ``_folds_vectorised`` (the two fold modes),
 ``_stacked_optim`` (AdamW/Adam/SGD over stacked folds), ``_refit``, ``_space`` (search
 spaces), ``_splits``, ``_data``, ``_validate``, ``_result``.
@@ -16,6 +18,7 @@ spaces), ``_splits``, ``_data``, ``_validate``, ``_result``.
 from advisor.tuning._config import TrainConfig, resolve_device
 from advisor.tuning._cv import CVOutcome, choose_folds_mode, cross_validate
 from advisor.tuning._data import TuneData, as_tensors, load_data_file
+from advisor.tuning._factory import load_factory
 from advisor.tuning._folds_base import TrialDiverged
 from advisor.tuning._result import CVScore, TuneResult
 from advisor.tuning._session import TuningSession
@@ -42,6 +45,7 @@ __all__ = [
     "cross_validate",
     "full_stack",
     "load_data_file",
+    "load_factory",
     "make_folds",
     "resolve_device",
     "resolve_stack",

@@ -36,11 +36,14 @@ class CVScore:
 
 @dataclass
 class TuneResult(Displayable):
-    """Outcome of a study: the tuned stack against the unregularised baseline on the same folds.
+    """Outcome of a study: the best stack found against the user's current setup on the same folds.
 
-    ``best_stack`` is an ``advisor.Stack`` (``best_stack.to_json()`` is loadable by
-    ``advisor tune --stack`` and ``advisor.apply``); ``refit_model`` is the best stack trained on
-    all training data when ``refit`` was asked for.
+    ``best`` / ``best_stack`` is the configuration to use: the best stack found (``candidate``)
+    when it beats the baseline beyond the fold noise (``comparison``, paired over the folds),
+    else the baseline (an empty stack: keep the current setup). ``best_stack.to_json()`` is
+    loadable by ``advisor tune --stack`` and ``advisor.apply``. ``path`` is the staged search's
+    steps (technique tried, best CV score, kept or not). ``refit_model`` is ``best`` trained on
+    all training data when ``refit`` was asked for; ``test`` holds the held-out scores.
     """
 
     metric: str
@@ -68,6 +71,15 @@ class TuneResult(Displayable):
     elapsed_s: float
     trials_wall_s: float
     trials_train_s: float
+    search: str = "flat"
+    search_note: str = ""
+    candidate: CVScore | None = None
+    candidate_stack: Any = None
+    candidate_params: dict[str, Any] = field(default_factory=dict)
+    comparison: Any = None  # PairedComparison of candidate vs baseline
+    path: list[dict[str, Any]] = field(default_factory=list)
+    importances_note: str = ""
+    caveats: list[str] = field(default_factory=list)
     failures: list[dict[str, Any]] = field(default_factory=list)
     trials: list[dict[str, Any]] = field(default_factory=list)
     test: dict[str, float] | None = None
@@ -75,13 +87,30 @@ class TuneResult(Displayable):
     refit_epochs: int | None = None
     refit_model: Any = None
     train_config: dict[str, Any] = field(default_factory=dict)
+    jobs: int = 1  # worker processes that trained the trials (1: this process)
+    jobs_reason: str = ""
+
+    @property
+    def beats_baseline(self) -> bool:
+        """Whether the best stack found beats the current setup beyond the fold noise."""
+        return self.comparison is not None and self.comparison.beyond_noise
 
     @property
     def improvement(self) -> float | None:
-        """Best minus baseline CV mean, signed so that positive is better."""
-        if self.best is None:
+        """Best stack found minus baseline, mean over paired folds, signed so that positive is better."""
+        return None if self.comparison is None else self.comparison.mean
+
+    @property
+    def improvement_se(self) -> float | None:
+        """Standard error of :attr:`improvement` over the paired folds."""
+        return None if self.comparison is None else self.comparison.se
+
+    @property
+    def test_delta(self) -> float | None:
+        """Held-out test score of the chosen configuration minus the baseline's (positive: better)."""
+        if not self.test:
             return None
-        delta = self.best.cv_mean - self.baseline.cv_mean
+        delta = self.test["best"] - self.test["baseline"]
         return delta if self.direction == "maximize" else -delta
 
     @property
@@ -100,7 +129,11 @@ class TuneResult(Displayable):
             "splitter": self.splitter,
             "folds_mode": self.folds_mode,
             "folds_mode_reason": self.folds_mode_reason,
+            "jobs": self.jobs,
+            "jobs_reason": self.jobs_reason,
             "space": self.space,
+            "search": self.search,
+            "search_note": self.search_note,
             "n_trials": self.n_trials,
             "n_complete": self.n_complete,
             "n_pruned": self.n_pruned,
@@ -115,11 +148,25 @@ class TuneResult(Displayable):
                 **self.best.to_dict(),
             },
             "baseline": self.baseline.to_dict(),
+            "beats_baseline": self.beats_baseline,
+            "candidate": None
+            if self.candidate is None
+            else {
+                "params": dict(self.candidate_params),
+                "stack": None if self.candidate_stack is None else self.candidate_stack.to_dict(),
+                **self.candidate.to_dict(),
+            },
+            "comparison": None if self.comparison is None else self.comparison.to_dict(),
             "improvement": self.improvement,
+            "improvement_se": self.improvement_se,
+            "path": list(self.path),
             "importances": dict(self.importances),
+            "importances_note": self.importances_note,
+            "caveats": list(self.caveats),
             "failures": list(self.failures),
             "trials": list(self.trials),
             "test": self.test,
+            "test_delta": self.test_delta,
             "refit": None
             if self.refit_path is None and self.refit_epochs is None
             else {"path": self.refit_path, "epochs": self.refit_epochs},
@@ -136,61 +183,6 @@ class TuneResult(Displayable):
         }
 
     def __rich_console__(self, console, options):
-        from rich.table import Table
-        from rich.text import Text
+        from advisor.tuning._result_view import render_tune_result
 
-        better = "higher" if self.direction == "maximize" else "lower"
-        yield Text(f"advisor tune: study {self.study_name!r} ({self.storage})", style="bold")
-        yield Text(
-            f"{self.folds}-fold {self.splitter}, folds {self.folds_mode} ({self.folds_mode_reason}); "
-            f"{self.n_trials} trials: {self.n_complete} complete, {self.n_pruned} pruned, {self.n_failed} failed"
-            + (f", {self.n_interrupted} interrupted and re-run" if self.n_interrupted else "")
-        )
-        table = Table(title=f"cross-validated {self.metric} ({better} is better)", show_edge=False)
-        table.add_column("configuration")
-        table.add_column("CV mean", justify="right")
-        table.add_column("CV std", justify="right")
-        table.add_column("epochs per fold")
-        table.add_row(
-            "baseline (no added regularization)",
-            f"{self.baseline.cv_mean:.4f}",
-            f"{self.baseline.cv_std:.4f}",
-            ", ".join(map(str, self.baseline.fold_epochs)),
-        )
-        if self.best is not None:
-            table.add_row(
-                f"best stack (trial {self.best_trial})",
-                f"{self.best.cv_mean:.4f}",
-                f"{self.best.cv_std:.4f}",
-                ", ".join(map(str, self.best.fold_epochs)),
-            )
-        yield table
-        if self.best is None:
-            yield Text("no trial completed; see failures below", style="yellow")
-        else:
-            imp = self.improvement or 0.0
-            style = "green" if imp > 0 else "yellow"
-            yield Text(f"improvement over baseline: {imp:+.4f} {self.metric}", style=style)
-            yield Text(
-                "best params: " + ", ".join(f"{k}={_fmt(v)}" for k, v in self.best_params.items())
-            )
-        if self.importances:
-            yield Text(
-                "importances: " + ", ".join(f"{k} {v:.2f}" for k, v in self.importances.items())
-            )
-        if self.test:
-            yield Text("held-out test " + ", ".join(f"{k} {_fmt(v)}" for k, v in self.test.items()))
-        if self.refit_path:
-            yield Text(
-                f"refit on all training data ({self.refit_epochs} epochs) saved to {self.refit_path}"
-            )
-        for failure in self.failures[:5]:
-            yield Text(
-                f"trial {failure['trial']} {failure['state']}: {failure['reason']}", style="dim"
-            )
-
-
-def _fmt(value: Any) -> str:
-    if isinstance(value, float):
-        return f"{value:.4g}"
-    return str(value)
+        yield from render_tune_result(self)

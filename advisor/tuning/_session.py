@@ -1,17 +1,21 @@
-"""``TuningSession``: one ``tune()`` run, step by step: prepare, baseline, trials, result, refit.
+"""``TuningSession``: one ``tune()`` run, step by step: prepare, baseline, search, result, refit.
 
 ``prepare`` reads and splits the data, resolves the stack, checks the model (one forward pass
 and the loss, before any study or journal file exists), opens the study and picks the fold
-mode. ``baseline`` cross-validates the unregularized model on the same folds once per study.
-``run_trials`` claims trials from the shared budget until it is spent (or the timeout), then
-waits for other workers' last trials. ``result`` summarises the study; ``refit`` trains the
-best stack (and the baseline, with a test split) on all training data.
+mode. ``baseline`` cross-validates the user's current setup (the model with no added
+regularization) on the same folds once per study: the configuration to beat. ``search`` runs
+the staged search (``_staged``: stage 1, then one technique at a time) or one flat space.
+``result`` compares the best stack found with the baseline on the same folds (``_compare``)
+and keeps the baseline unless the stack is better beyond the fold noise; ``refit`` trains the
+chosen configuration (and the baseline, with a test split) on all training data.
 """
 
 from __future__ import annotations
 
+import contextlib
 import math
 import statistics
+import sys
 import time
 import warnings
 from collections.abc import Callable
@@ -19,15 +23,26 @@ from pathlib import Path
 from typing import Any
 
 from advisor.errors import ConfigError
+from advisor.tuning._compare import paired_comparison
 from advisor.tuning._config import resolve_device
 from advisor.tuning._cv import choose_folds_mode, cross_validate
 from advisor.tuning._data import as_tensors
 from advisor.tuning._folds_base import metric_info
+from advisor.tuning._jobs import (
+    START_S,
+    JobsPlan,
+    choose_jobs,
+    gpu_step_probe,
+    time_steps,
+    torch_threads,
+)
+from advisor.tuning._loop import LoopTiming, TrialLoop
 from advisor.tuning._refit import evaluate_model, fit_model
 from advisor.tuning._result import CVScore, TuneResult
 from advisor.tuning._settings import TuneSettings
 from advisor.tuning._space import full_stack, resolve_stack, rules_stack, search_space
 from advisor.tuning._splits import make_folds
+from advisor.tuning._staged import plan_stages, staged_search
 from advisor.tuning._study import (
     STATUS_ATTR,
     TrialBudget,
@@ -36,12 +51,24 @@ from advisor.tuning._study import (
     open_storage,
     open_study,
 )
-from advisor.tuning._trials import describe_progress, progress_bar, run_trial, trial_summary
+from advisor.tuning._trials import TuneProgress, trial_summary
 from advisor.tuning._validate import check_model
+from advisor.tuning._workers import (
+    StageJob,
+    WorkerPool,
+    WorkerSetup,
+    available_cores,
+    cannot_send,
+    fresh_method,
+    start_method,
+    worker_storage,
+)
 
 __all__ = ["TuningSession"]
 
 _EMPTY_STACK = {"version": 1, "pieces": []}
+IMPORTANCE_MIN_TRIALS = 8  # complete trials before fANOVA importances mean anything
+IMPORTANCE_MIN_DISTINCT = 3  # distinct scores among them (identical scores explain nothing)
 
 
 class TuningSession:
@@ -55,14 +82,35 @@ class TuningSession:
         self.model_fn, self.data, self.settings = model_fn, data, settings
         self.config = settings.config
         self.started = time.perf_counter()
+        self.studies: list[tuple[int, Any]] = []  # (stage, study) in the order they were run
+        self.timing = LoopTiming()
 
     def run(self) -> TuneResult:
+        with _quiet_optuna():
+            return self._run()
+
+    def _run(self) -> TuneResult:
         self.prepare()
-        baseline = self.baseline()
-        trials_wall, trials_train = self.run_trials()
-        result = self.result(baseline, trials_wall=trials_wall, trials_train=trials_train)
-        if result.best is not None and (self.settings.refit or self.test_idx is not None):
-            self.refit(result, baseline)
+        self.progress = TuneProgress(
+            self.settings.progress,
+            total=self.settings.n_trials,
+            direction=self.direction,
+            metric=self.metric,
+            started=self.started,
+        )
+        try:  # the workers start in prepare(); whatever happens, they stop here
+            with self.progress:
+                self.progress.phase("baseline", f"your current setup, {self.settings.folds} folds")
+                baseline = self.baseline()
+                self.search()
+                result = self.result(baseline)
+                if self.settings.refit or self.test_idx is not None:
+                    self.progress.phase("refit", "the chosen configuration on all training data")
+                    self.refit(result, baseline)
+        except BaseException:
+            self._close_pool(clean=False)
+            raise
+        self._close_pool()
         result.elapsed_s = time.perf_counter() - self.started
         return result
 
@@ -85,29 +133,19 @@ class TuningSession:
         self.fold_pairs, self.splitter = make_folds(
             self.y.cpu().numpy(), task=s.task, folds=s.folds, seed=s.seed, groups=fold_groups
         )
-        self.stack = (
-            full_stack(s.task, input_ndim=self.X.ndim)
-            if s.space == "full"
-            else rules_stack(resolve_stack(s.stack), later_stages=s.later_stages)
-        )
+        self._choose_search()
         # Build the model, one forward pass, the loss on the labels: a broken factory or a shape
         # mismatch is one line here, before a study or a journal file exists.
         initial_params = {p.technique: {k: p.params[k] for k in p.search_space} for p in self.stack}
         check_model(self.model_fn, self.X, self.y, task=s.task, params=initial_params)
         self.metric, self.direction = metric_info(s.task)
-        self._open_study()
-        self.mode, self.reason = choose_folds_mode(
-            self.model_fn,
-            self.stack,
-            initial_params,
-            self.X,
-            self.y,
-            self.fold_pairs,
-            task=s.task,
-            config=self.config,
-            device=dev,
-            seed=s.seed,
+        self._check_workers()  # before the study exists: the storage and the factory
+        self.study = self._open_study(
+            "", self.stack, enqueue=s.space == "rules" and not self.staged
         )
+        self.studies = [] if self.staged else [(1, self.study)]
+        self.jobs = self._plan_jobs(initial_params)
+        self.mode, self.reason = self.jobs.mode, self.jobs.mode_reason
         self.cv_args = {
             "task": s.task,
             "config": self.config,
@@ -115,41 +153,144 @@ class TuningSession:
             "seed": s.seed,
             "mode": self.mode,
         }
+        # Workers start now: they import torch and load the factory while the baseline trains,
+        # here with a worker's threads: threads fighting the starting workers for the cores
+        # would wait on each other at every parallel region.
+        self.pool = self._launch_pool() if self.jobs.jobs > 1 else None
+        self.threads_before = torch.get_num_threads()
+        if self.pool is not None:
+            torch.set_num_threads(self.jobs.threads)
 
-    def _open_study(self) -> None:
+    def _check_workers(self) -> None:
+        """With n_jobs != 1: what storage workers open and whether they must be forked."""
         s = self.settings
-        self.storage, self.storage_desc = open_storage(s.storage)
-        self.name = s.study_name or default_study_name(
-            self.model_fn, self.X, s.task, s.folds, s.seed, s.space, self.stack
+        self.fork_note, self.workers_blocker = "", ""
+        if s.n_jobs == 1:
+            return
+        try:
+            self.worker_storage = worker_storage(s.storage)
+            pruner = make_pruner(s.pruner, self.config.max_epochs)
+            self.fork_note = cannot_send(self.model_fn, self.config, pruner, self.device)
+        except ConfigError as exc:
+            if s.n_jobs != "auto":
+                raise
+            self.workers_blocker = str(exc).split(";")[0].replace(" of tune", "")
+
+    def _start_method(self, threads: int) -> str:
+        return start_method(
+            device=self.device,
+            threads=threads,
+            storage=self.settings.storage,
+            must_fork=bool(self.fork_note),
         )
+
+    def _plan_jobs(self, initial_params) -> JobsPlan:
+        """Worker processes, threads each and the fold mode (timed at the workers' threads)."""
+        import torch
+
+        s, dev = self.settings, self.device
+
+        def fold_mode(threads: int) -> tuple[str, str]:
+            with torch_threads(threads):
+                return choose_folds_mode(
+                    self.model_fn, self.stack, initial_params, self.X, self.y, self.fold_pairs,
+                    task=s.task, config=self.config, device=dev, seed=s.seed,
+                )  # fmt: skip
+
+        def step_time(threads: int, mode: str) -> float:
+            with torch_threads(threads):
+                return time_steps(
+                    mode, self.model_fn, self.stack, initial_params, self.X, self.y,
+                    self.fold_pairs, task=s.task, config=self.config, device=dev, seed=s.seed,
+                )  # fmt: skip
+
+        def gpu_probe(mode: str) -> tuple[float, int, int]:
+            return gpu_step_probe(
+                mode, self.model_fn, self.stack, initial_params, self.X, self.y, self.fold_pairs,
+                task=s.task, config=self.config, device=dev, seed=s.seed,
+            )  # fmt: skip
+
+        largest_fold = max(len(tr) for tr, _ in self.fold_pairs)
+        return choose_jobs(
+            s.n_jobs,
+            cores=available_cores(),
+            n_trials=s.n_trials,
+            steps_per_trial=self.config.max_epochs * -(-largest_fold // self.config.batch_size),
+            fold_mode=fold_mode,
+            step_time=step_time,
+            method="fork" if self.fork_note else fresh_method(),
+            method_note=self.fork_note,
+            start_s=lambda threads: START_S[self._start_method(threads)],
+            blocker=self.workers_blocker,
+            gpu_probe=gpu_probe if dev.type == "cuda" else None,
+            threads_now=torch.get_num_threads(),
+        )
+
+    def _choose_search(self) -> None:
+        """The stack searched (flat) or the plan's stages (staged), and why."""
+        s = self.settings
+        self.stages = None
+        if s.space == "full":
+            self.stack = full_stack(s.task, input_ndim=self.X.ndim)
+            self.search_note = "the full space has no stages: one flat search"
+        else:
+            plan = resolve_stack(s.stack)
+            self.stack = rules_stack(plan, later_stages=s.later_stages)
+            if s.search == "staged":
+                self.stages = plan_stages(plan, s.later_stages)
+            self.search_note = (
+                "stage 1, then one technique at a time, kept only when it helps beyond noise"
+                if self.stages is not None
+                else "requested"
+                if s.search == "flat"
+                else "the stack has no stages (written by hand): one flat search"
+            )
+        self.staged = self.stages is not None
+        self.search_mode = "staged" if self.staged else "flat"
+
+    def _open_study(self, suffix: str, stack, *, enqueue: bool):
+        """Open (or resume) the study ``<name><suffix>``; the advised values are its first trial."""
+        s = self.settings
+        if not hasattr(self, "storage"):
+            self.storage, self.storage_desc = open_storage(s.storage)
+            self.name = s.study_name or default_study_name(
+                self.model_fn,
+                self.X,
+                s.task,
+                s.folds,
+                s.seed,
+                f"{s.space}/{self.search_mode}",
+                self.stack,
+            )
         study_settings = {
             "task": s.task,
             "folds": s.folds,
             "seed": s.seed,
             "space": s.space,
-            "metric": self.metric,
+            "search": self.search_mode,
+            "sampler": s.sampler,
+            "metric": metric_info(s.task)[0],
             "samples": int(self.X.shape[0]),
-            "search_space": search_space(self.stack),
+            "search_space": search_space(stack),
         }
-        self.study, created = open_study(
+        study, created = open_study(
             self.storage,
-            self.name,
-            self.direction,
+            self.name + suffix,
+            metric_info(s.task)[1],
             s.seed,
             make_pruner(s.pruner, self.config.max_epochs),
             study_settings,
-            s.resume,
+            s.resume and not suffix,
+            sampler=s.sampler,
         )
-        if created and s.space == "rules":
-            initial = {
-                f"{p.technique}.{k}": p.params[k] for p in self.stack for k in p.search_space
-            }
-            if initial:  # the engine's recommendation first
-                self.study.enqueue_trial(initial, skip_if_exists=True)
+        initial = {f"{p.technique}.{k}": p.params[k] for p in stack for k in p.search_space}
+        if created and enqueue and initial:
+            study.enqueue_trial(initial, skip_if_exists=True)
+        return study
 
-    # -------------------------------------------------------------- baseline and trials
+    # -------------------------------------------------------------- baseline and search
     def baseline(self) -> CVScore:
-        """The unregularized model on the same folds with the same loop: the yardstick."""
+        """The user's current setup (no added regularization), same folds, same loop: the yardstick."""
         saved = self.study.user_attrs.get("advisor_baseline")
         if saved is None:
             base = cross_validate(
@@ -162,96 +303,192 @@ class TuningSession:
                 "fold_epochs": base.epochs,
             }
             self.study.set_user_attr("advisor_baseline", saved)
-        return CVScore.from_dict(saved)
+        self.baseline_score = CVScore.from_dict(saved)
+        return self.baseline_score
 
-    def _timed_out(self) -> bool:
-        timeout = self.settings.timeout
-        return timeout is not None and time.perf_counter() - self.started > timeout
+    def search(self) -> None:
+        """Run the staged or the flat search; sets the candidate (best stack found) and the path.
 
-    def run_trials(self) -> tuple[float, float]:
-        """Train trials until the study's budget is spent; returns (wall, training) seconds."""
-        s, study = self.settings, self.study
-        self.budget = budget = TrialBudget(
-            study, self.storage, s.n_trials, stale_after=s.stale_after
-        )
-        trials_wall = trials_train = 0.0
-        bar = progress_bar(s.progress)
-        task_id = None
-
-        def show() -> None:
-            if bar is not None:
-                bar.update(
-                    task_id,
-                    completed=len(budget.finished()),
-                    description=describe_progress(study, budget, self.direction),
-                )
-
-        if bar is not None:
-            bar.start()
-            task_id = bar.add_task("", total=s.n_trials, completed=len(budget.finished()))
+        With ``n_jobs`` > 1 the trials run in the worker processes ``prepare`` started
+        (``_workers.WorkerPool``), the same ones for every stage.
+        """
+        self.progress.begin_trials(self._finished_pairs())
         try:
-            while not self._timed_out():
-                budget.reap_stale()
-                if budget.remaining() <= 0:
-                    break
-                t0 = time.perf_counter()
-                trial = study.ask()
-                if not budget.claim(trial):
-                    break
-                trials_train += run_trial(
-                    trial,
-                    study,
-                    self.model_fn,
-                    self.stack,
-                    self.X,
-                    self.y,
-                    self.fold_pairs,
-                    self.cv_args,
-                )
-                trials_wall += time.perf_counter() - t0
-                show()
-            # Other workers may still train the last slots: wait for them (or for their death
-            # to be noticed), so that every worker reports the whole study.
-            while budget.running_others() and not self._timed_out():
-                time.sleep(1.0)
-                budget.reap_stale()
-                show()
-        finally:
-            if bar is not None:
-                bar.stop()
-        return trials_wall, trials_train
+            if self.staged:
+                self._search_staged()
+            else:
+                self._search_flat()
+        except BaseException:
+            self._close_pool(clean=False)  # interrupt the workers: their trials are re-run
+            raise
+        self._close_pool()  # before the refit: the workers' memory is free again
+
+    def _search_flat(self) -> None:
+        self.timing.add(self._loop(self.study, self.stack, self.settings.n_trials))
+        best = _best_complete(self.study, self.direction, self.settings.n_trials)
+        self.path = []
+        self.candidate_stack = None if best is None else self.stack.with_params(best.params)
+        self.candidate = None if best is None else _score(best)
+        self.candidate_params = {} if best is None else dict(best.params)
+        self.candidate_trial = None if best is None else best.number
+
+    def _search_staged(self) -> None:
+        plan_stack, later = self.stages
+
+        def run_stage(suffix: str, stack, trials: int):
+            study = self._open_study("." + suffix, stack, enqueue=True)
+            self.studies.append((len(self.studies) + 1, study))
+            self.timing.add(self._loop(study, stack, trials))
+            best = _best_complete(study, self.direction, trials)
+            if best is None:
+                return None, {}, None
+            return _score(best), dict(best.params), best.number
+
+        kept, kept_score, self.path = staged_search(
+            plan_stack,
+            later,
+            n_trials=self.settings.n_trials,
+            baseline=self.baseline_score,
+            direction=self.direction,
+            run_stage=run_stage,
+        )
+        if kept is not None:
+            self.candidate_stack, self.candidate = kept, kept_score
+        else:  # nothing beat the baseline: report the best step found, to say by how much
+            tried = [p for p in self.path if p.best is not None]
+            pick = max if self.direction == "maximize" else min
+            top = pick(tried, key=lambda p: p.best.cv_mean) if tried else None
+            self.candidate = None if top is None else top.best
+            self.candidate_stack = None if top is None else self._step_stack(top)
+        self.candidate_params = _flat_params(self.candidate_stack)
+        self.candidate_trial = None
+
+    def _step_stack(self, step):
+        plan_stack, later = self.stages
+        if step.stage == 1:
+            return plan_stack.with_params(step.params) if step.params else plan_stack
+        from advisor.regularizers import Stack
+
+        piece = later[step.stage - 2]
+        one = Stack(pieces=(piece,), version=plan_stack.version)
+        return one.with_params(step.params) if step.params else one
+
+    def _loop(self, study, stack, n_trials: int) -> LoopTiming:
+        """Train ``study``'s trials until ``n_trials`` are finished, here or in the workers."""
+        s = self.settings
+        self.progress.set_stage(self._stage_label(stack))
+        deadline = None if s.timeout is None else self.started + s.timeout
+        if self.pool is not None:
+            self.pool.wait_ready()
+            job = StageJob(
+                study_name=study.study_name,
+                stack=stack,
+                n_trials=n_trials,
+                seconds_left=None if deadline is None else deadline - time.perf_counter(),
+                seeded=not any(t.state.is_finished() for t in study.get_trials(deepcopy=False)),
+            )
+            budget = TrialBudget(study, self.storage, n_trials, stale_after=s.stale_after)
+            return self.pool.run(job, on_poll=self._show, reap=budget.reap_stale)
+        loop = TrialLoop(
+            study=study,
+            storage=self.storage,
+            stack=stack,
+            n_trials=n_trials,
+            model_fn=self.model_fn,
+            X=self.X,
+            y=self.y,
+            fold_pairs=self.fold_pairs,
+            cv_args=self.cv_args,
+            stale_after=s.stale_after,
+            deadline=deadline,
+        )
+        return loop.run(self._show)
+
+    def _launch_pool(self) -> WorkerPool:
+        import optuna
+
+        s = self.settings
+        setup = WorkerSetup(
+            model_fn=self.model_fn,
+            X=self.X,
+            y=self.y,
+            fold_pairs=self.fold_pairs,
+            cv_args=self.cv_args,
+            storage=self.worker_storage,
+            sampler=s.sampler,
+            seed=s.seed,
+            pruner=make_pruner(s.pruner, self.config.max_epochs),
+            stale_after=s.stale_after,
+            threads=self.jobs.threads,
+            verbosity=optuna.logging.get_verbosity(),
+        )
+        pool = WorkerPool(
+            setup,
+            self.jobs.jobs,
+            method=self._start_method(self.jobs.threads),
+            say=self._say,
+            before_fork=self.progress_paused,
+        )
+        pool.launch()
+        return pool
+
+    def _close_pool(self, *, clean: bool = True) -> None:
+        if getattr(self, "pool", None) is not None:
+            import torch
+
+            self.pool.close(clean=clean)
+            self.pool = None
+            torch.set_num_threads(self.threads_before)  # the refit has the cores to itself
+
+    @contextlib.contextmanager
+    def progress_paused(self):
+        """The live display stopped (its thread holds no lock while a worker is forked)."""
+        progress = getattr(self, "progress", None)
+        with progress.paused() if progress is not None else contextlib.nullcontext():
+            yield
+
+    def _say(self, line: str) -> None:
+        progress = getattr(self, "progress", None)
+        if progress is not None:
+            progress.say(line)
+        else:
+            print(line, file=sys.stderr, flush=True)
+
+    def _stage_label(self, stack) -> str:
+        if not self.staged:
+            return ""
+        stage, total = len(self.studies), 1 + len(self.stages[1])
+        added = f" +{stack.pieces[-1].technique}" if stage > 1 and stack.pieces else ""
+        return f"stage {stage}/{total}{added}"
+
+    def _finished_pairs(self) -> list[tuple[int, Any]]:
+        studies = self.studies or [(1, self.study)]
+        return [(stage, t) for stage, st in studies for t in self._budget(st).finished()]
+
+    def _show(self) -> None:
+        self.progress.update(self._finished_pairs())
+
+    def _budget(self, study) -> TrialBudget:
+        return TrialBudget(study, self.storage, self.settings.n_trials)
 
     # -------------------------------------------------------------------------- result
-    def result(self, baseline: CVScore, *, trials_wall: float, trials_train: float) -> TuneResult:
-        from optuna.trial import TrialState
-
-        s, study = self.settings, self.study
-        finished = self.budget.finished()
-        all_trials = study.get_trials(deepcopy=False)
-        complete = [t for t in finished if t.state == TrialState.COMPLETE]
-        best_trial = None
-        if complete:
-            pick = max if self.direction == "maximize" else min
-            best_trial = pick(complete, key=lambda t: t.value)
-        failures = [
-            {
-                "trial": t.number,
-                "state": t.state.name.lower(),
-                "reason": t.user_attrs.get("fail_reason") or t.user_attrs.get("prune_reason", ""),
-            }
-            for t in finished
-            if t.state in (TrialState.FAIL, TrialState.PRUNED)
-        ]
-        best = best_params = best_stack = None
-        if best_trial is not None:
-            best_params = dict(best_trial.params)
-            best_stack = self.stack.with_params(best_params)
-            best = CVScore(
-                float(best_trial.value),
-                float(best_trial.user_attrs.get("cv_std", math.nan)),
-                list(best_trial.user_attrs.get("fold_scores", [])),
-                list(best_trial.user_attrs.get("fold_epochs", [])),
+    def result(self, baseline: CVScore) -> TuneResult:
+        s = self.settings
+        finished = self._finished_trials()
+        states = [t["state"] for t in finished]
+        comparison = None
+        if self.candidate is not None and self.candidate.fold_scores:
+            comparison = paired_comparison(
+                self.candidate.fold_scores, baseline.fold_scores, direction=self.direction
             )
+        beats = comparison is not None and comparison.beyond_noise
+        importances, importances_note = self._importances(finished)
+        failures = [
+            {"trial": t["number"], "stage": t["stage"], "state": t["state"].lower(),
+             "reason": t["reason"]}
+            for t in finished
+            if t["state"] in ("FAIL", "PRUNED")
+        ]  # fmt: skip
         return TuneResult(
             metric=self.metric,
             direction=self.direction,
@@ -260,88 +497,187 @@ class TuningSession:
             splitter=self.splitter,
             folds_mode=self.mode,
             folds_mode_reason=self.reason,
+            jobs=self.jobs.jobs,
+            jobs_reason=self.jobs.reason,
             space=s.space,
+            search=self.search_mode,
+            search_note=self.search_note,
             n_trials=len(finished),
-            n_complete=len(complete),
-            n_pruned=sum(t.state == TrialState.PRUNED for t in finished),
-            n_failed=sum(t.state == TrialState.FAIL for t in finished),
-            n_interrupted=sum(t.user_attrs.get(STATUS_ATTR) == "interrupted" for t in all_trials),
-            best_params=best_params or {},
-            best_stack=best_stack if best_stack is not None else self.stack,
-            best=best,
-            best_trial=None if best_trial is None else best_trial.number,
+            n_complete=states.count("COMPLETE"),
+            n_pruned=states.count("PRUNED"),
+            n_failed=states.count("FAIL"),
+            n_interrupted=self._interrupted(),
+            best_params=dict(self.candidate_params) if beats else {},
+            best_stack=self.candidate_stack if beats else _empty_stack(),
+            best=self.candidate if beats else baseline,
+            best_trial=self.candidate_trial if beats else None,
             baseline=baseline,
-            importances=self._importances(len(complete)),
+            candidate=self.candidate,
+            candidate_stack=self.candidate_stack,
+            candidate_params=dict(self.candidate_params),
+            comparison=comparison,
+            path=[p.to_dict() for p in self.path],
+            importances=importances,
+            importances_note=importances_note,
+            caveats=self._caveats(finished),
             storage=self.storage_desc,
             study_name=self.name,
             device=str(self.device),
             elapsed_s=0.0,
-            trials_wall_s=trials_wall,
-            trials_train_s=trials_train,
+            trials_wall_s=self.timing.wall,
+            trials_train_s=self.timing.train,
             failures=failures,
-            trials=[trial_summary(t) for t in sorted(finished, key=lambda t: t.number)],
+            trials=[{k: v for k, v in t.items() if k != "reason"} for t in finished],
             train_config=self.config.to_dict(),
         )
 
-    def _importances(self, n_complete: int) -> dict[str, float]:
+    def _finished_trials(self) -> list[dict[str, Any]]:
+        """Every finished trial of every stage, in the order they were run, numbered globally."""
+        out = []
+        for stage, study in self.studies:
+            for t in sorted(self._budget(study).finished(), key=lambda t: t.number):
+                row = trial_summary(t)
+                row["stage"] = stage
+                row["reason"] = t.user_attrs.get("fail_reason") or t.user_attrs.get(
+                    "prune_reason", ""
+                )
+                out.append(row)
+        for i, row in enumerate(out):
+            row["order"] = i
+        return out
+
+    def _interrupted(self) -> int:
+        return sum(
+            t.user_attrs.get(STATUS_ATTR) == "interrupted"
+            for _, study in self.studies
+            for t in study.get_trials(deepcopy=False)
+        )
+
+    def _caveats(self, finished: list[dict[str, Any]]) -> list[str]:
+        values = [t["value"] for t in finished if t["state"] == "COMPLETE"]
+        if len(values) >= 2 and len(set(values)) == 1:
+            return [
+                f"all {len(values)} complete trials scored exactly {values[0]:.5g}: the searched "
+                "parameters did not change the result on these folds"
+            ]
+        return []
+
+    def _importances(self, finished: list[dict[str, Any]]) -> tuple[dict[str, float], str]:
+        """fANOVA importances of the flat study (or stage 1), only when they can mean something."""
         import optuna
 
-        if n_complete < 2 or not search_space(self.stack):
-            return {}
+        stage, study = self.studies[0] if self.studies else (1, self.study)
+        mine = [t for t in finished if t["stage"] == stage and t["state"] == "COMPLETE"]
+        space = [k for k in (mine[0]["params"] if mine else {})]
+        if len(space) < 2:
+            return {}, "omitted: fewer than 2 parameters searched together"
+        if len(mine) < IMPORTANCE_MIN_TRIALS:
+            return {}, (
+                f"omitted: {len(mine)} complete trials (at least {IMPORTANCE_MIN_TRIALS} needed)"
+            )
+        if len({t["value"] for t in mine}) < IMPORTANCE_MIN_DISTINCT:
+            return {}, "omitted: the complete trials scored (almost) the same"
         try:
-            with warnings.catch_warnings():  # "importances will be equal" on tiny studies
+            with warnings.catch_warnings():
                 warnings.simplefilter("ignore", UserWarning)
-                raw = optuna.importance.get_param_importances(self.study)
-            return {k: float(v) for k, v in raw.items()}
-        except (RuntimeError, ValueError, ZeroDivisionError):
-            return {}  # e.g. every complete trial had the same parameters
+                raw = optuna.importance.get_param_importances(study)
+            return {k: float(v) for k, v in raw.items()}, ""
+        except (RuntimeError, ValueError, ZeroDivisionError) as exc:
+            return {}, f"omitted: {str(exc).splitlines()[0][:120]}"
 
     # --------------------------------------------------------------------------- refit
     def refit(self, result: TuneResult, baseline: CVScore) -> None:
-        """Train the best stack on all training data (for the median of its folds' epochs);
-        save it when ``refit`` is a path; score it and the refit baseline on the test split."""
+        """Train the chosen configuration on all training data (for the median of its folds'
+        epochs); save it when ``refit`` is a path; score it, the refit baseline and (when the
+        baseline was kept) the best stack found on the test split."""
         import torch
 
         s, config, dev = self.settings, self.config, self.device
-        best = result.best
-        assert best is not None
-        epochs = (
-            max(1, round(statistics.median(best.fold_epochs)))
-            if best.fold_epochs
-            else config.max_epochs
-        )
         tr = torch.as_tensor(self.train_idx, device=dev)
         X_tr, y_tr = self.X_all[tr], self.y_all[tr]
-        params = {
-            t: {
-                k.partition(".")[2]: v
-                for k, v in result.best_params.items()
-                if k.startswith(t + ".")
-            }
-            for t in result.best_stack.techniques
-        }
         fit_args = {"task": s.task, "config": config, "device": dev, "seed": s.seed}
-        model = fit_model(
-            self.model_fn, result.best_stack, params, X_tr, y_tr, epochs=epochs, **fit_args
-        )
+
+        def fit(stack, score: CVScore):
+            epochs = (
+                max(1, round(statistics.median(score.fold_epochs)))
+                if score.fold_epochs
+                else config.max_epochs
+            )
+            params = {p.technique: {k: p.params[k] for k in p.search_space} for p in stack}
+            model = fit_model(self.model_fn, stack, params, X_tr, y_tr, epochs=epochs, **fit_args)
+            return model, epochs
+
+        assert result.best is not None
+        model, epochs = fit(result.best_stack, result.best)
         result.refit_epochs, result.refit_model = epochs, model
         if s.refit and not isinstance(s.refit, bool):
             path = Path(s.refit)
             path.parent.mkdir(parents=True, exist_ok=True)
             torch.save({k: v.detach().cpu() for k, v in model.state_dict().items()}, path)
             result.refit_path = str(path)
-        if self.test_idx is not None:
-            te = torch.as_tensor(self.test_idx, device=dev)
-            X_te, y_te = self.X_all[te], self.y_all[te]
-            base_epochs = max(baseline.fold_epochs) if baseline.fold_epochs else config.max_epochs
-            base_model = fit_model(
-                self.model_fn, _EMPTY_STACK, {}, X_tr, y_tr, epochs=base_epochs, **fit_args
-            )
-            result.test = {
-                "best": evaluate_model(model, X_te, y_te, task=s.task, config=config),
-                "baseline": evaluate_model(base_model, X_te, y_te, task=s.task, config=config),
-                "samples": len(self.test_idx),
-            }
+        if self.test_idx is None:
+            return
+        te = torch.as_tensor(self.test_idx, device=dev)
+        X_te, y_te = self.X_all[te], self.y_all[te]
+
+        def score(m) -> float:
+            return evaluate_model(m, X_te, y_te, task=s.task, config=config)
+
+        base_model = model if not result.beats_baseline else fit(_empty_stack(), baseline)[0]
+        result.test = {
+            "best": score(model),
+            "baseline": score(base_model),
+            "samples": len(self.test_idx),
+        }
+        if not result.beats_baseline and result.candidate is not None:
+            result.test["candidate"] = score(fit(result.candidate_stack, result.candidate)[0])
+
+
+@contextlib.contextmanager
+def _quiet_optuna():
+    """Optuna's INFO lines ("A new study created ...") are noise in a tool's output; a user who
+    set Optuna's verbosity (``advisor tune -v`` sets DEBUG) keeps it."""
+    import optuna
+
+    level = optuna.logging.get_verbosity()
+    if level == optuna.logging.INFO:
+        optuna.logging.set_verbosity(optuna.logging.WARNING)
+    try:
+        yield
+    finally:
+        optuna.logging.set_verbosity(level)
+
+
+def _empty_stack():
+    from advisor.regularizers import Stack
+
+    return Stack.from_dict(_EMPTY_STACK)
+
+
+def _score(trial) -> CVScore:
+    return CVScore(
+        float(trial.value),
+        float(trial.user_attrs.get("cv_std", math.nan)),
+        list(trial.user_attrs.get("fold_scores", [])),
+        list(trial.user_attrs.get("fold_epochs", [])),
+    )
+
+
+def _best_complete(study, direction: str, n_trials: int):
+    from optuna.trial import TrialState
+
+    budget = TrialBudget(study, None, n_trials)
+    complete = [t for t in budget.finished() if t.state == TrialState.COMPLETE]
+    if not complete:
+        return None
+    pick = max if direction == "maximize" else min
+    return pick(complete, key=lambda t: t.value)
+
+
+def _flat_params(stack) -> dict[str, Any]:
+    if stack is None:
+        return {}
+    return {f"{p.technique}.{k}": p.params[k] for p in stack for k in p.search_space}
 
 
 def _holdout(data, task: str, test_size: float, seed: int):

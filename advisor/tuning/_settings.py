@@ -14,10 +14,14 @@ from typing import Any
 from advisor._validation import check_choice, check_number
 from advisor.errors import ConfigError
 from advisor.tuning._config import TrainConfig
+from advisor.tuning._jobs import check_n_jobs
 from advisor.tuning._space import SPACES
 from advisor.tuning._splits import TASKS
+from advisor.tuning._study import SAMPLERS
 
-__all__ = ["TuneSettings"]
+__all__ = ["SEARCHES", "TuneSettings"]
+
+SEARCHES = ("staged", "flat")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -35,6 +39,8 @@ class TuneSettings:
     device: str = "auto"
     seed: int = 0
     space: str = "rules"
+    search: str = "staged"
+    sampler: str = "tpe"
     later_stages: int | None = None
     groups: Any = None
     train: TrainConfig | None = None
@@ -43,6 +49,7 @@ class TuneSettings:
     refit: bool | str | Path = False
     progress: bool | str = "auto"
     stale_after: float = 600.0
+    n_jobs: int | str = 1  # one process: parallel workers are asked for (or "auto")
 
     def __post_init__(self) -> None:
         check_choice("task", self.task, TASKS, of="tune")
@@ -52,6 +59,9 @@ class TuneSettings:
         if self.timeout is not None:
             check_number("timeout", self.timeout, of="tune", low=0, low_open=True)
         check_choice("space", self.space, SPACES, of="tune")
+        check_choice("search", self.search, SEARCHES, of="tune")
+        check_choice("sampler", self.sampler, SAMPLERS, of="tune")
+        check_n_jobs(self.n_jobs)
         if self.test_size is not None and not (
             isinstance(self.test_size, float) and 0.0 < self.test_size < 0.5
         ):

@@ -51,7 +51,7 @@ def resolve_stack(stack: Any):
     return Stack.from_dict(stack)
 
 
-def full_stack(task: str, *, input_ndim: int):
+def full_stack(task: str, *, input_ndim: int, channels: int | None = None, no_flip: bool = False):
     """Every technique that fits the task, with the wide ranges of the full space.
 
     The ranges are the catalogue's full ranges (``advisor.catalogue``, ``Param.full``), each
@@ -59,9 +59,16 @@ def full_stack(task: str, *, input_ndim: int):
 
     Label smoothing and mixup only make sense for classification; data augmentation is left
     out for tabular data (noise injection is its only transform there and the L2/dropout
-    ranges already cover it).
+    ranges already cover it). Its transforms are the catalogue's for the input
+    (``transforms_for``): no colour transforms on a greyscale image (``channels`` 1), no
+    mirroring when ``no_flip`` (orientation carries the label).
+
+    Example:
+        >>> aug = full_stack("classification", input_ndim=4, channels=1, no_flip=True)
+        >>> aug["data_augmentation"].params["transforms"]
+        ['rotation', 'scale', 'crop', 'brightness', 'contrast']
     """
-    from advisor.catalogue import TECHNIQUES
+    from advisor.catalogue import TECHNIQUES, transforms_for
     from advisor.regularizers import Stack
 
     techniques = ["l2", "l1", "dropout", "early_stopping"]
@@ -84,6 +91,12 @@ def full_stack(task: str, *, input_ndim: int):
                 )
                 for name, spec in space.items()
             }
+        if t == "data_augmentation":
+            modality = "image" if input_ndim >= 4 else "sequence"
+            params["transforms"] = list(
+                transforms_for(modality, channels=channels, no_flip=no_flip)
+            )
+            params["no_flip"] = no_flip
         pieces.append({"technique": t, "params": params, "search_space": space})
     return Stack.from_dict({"version": 1, "pieces": pieces})
 

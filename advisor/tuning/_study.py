@@ -17,6 +17,7 @@ of records never count, and are tagged in the trial's ``advisor_status`` user at
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -31,10 +32,12 @@ from advisor.errors import ConfigError
 __all__ = [
     "DEFAULT_STORAGE_DIR",
     "PRUNERS",
+    "SAMPLERS",
     "TrialBudget",
     "default_study_name",
     "describe_storage",
     "make_pruner",
+    "make_sampler",
     "open_storage",
     "open_study",
 ]
@@ -45,6 +48,9 @@ DEFAULT_STORAGE_DIR = Path(".advisor")
 DEFAULT_JOURNAL = "tune.journal"
 STATUS_ATTR = "advisor_status"
 UNCOUNTED = ("interrupted", "excess")
+# A worker tags its trial right after study.ask(); a RUNNING trial still untagged after this
+# long lost its worker in between (killed between ask and claim).
+CLAIM_GRACE_S = 60.0
 
 
 def open_storage(storage: Any) -> tuple[Any, str]:
@@ -184,7 +190,10 @@ class TrialBudget:
         if same_host and worker.get("pid") != self.me["pid"] and not _pid_alive(int(worker["pid"])):
             return True
         if beat is None and trial.datetime_start is not None:
-            beat = trial.datetime_start.timestamp()
+            started = trial.datetime_start.timestamp()
+            if not worker and now - started > CLAIM_GRACE_S:
+                return True
+            beat = started
         return beat is not None and now - float(beat) > self.stale_after
 
     def reap_stale(self) -> int:
@@ -208,6 +217,15 @@ class TrialBudget:
             except Exception:  # another worker reaped it first
                 continue
         return reaped
+
+    def interrupt(self, trial, reason: str) -> None:
+        """Mark ``trial`` interrupted (its slot is trained again), unless it already finished."""
+        from optuna.trial import TrialState
+
+        with contextlib.suppress(Exception):  # finished already, or the storage is gone
+            self.storage.set_trial_user_attr(trial._trial_id, STATUS_ATTR, "interrupted")
+            self.storage.set_trial_user_attr(trial._trial_id, "fail_reason", reason)
+            self.study.tell(trial.number, state=TrialState.FAIL, skip_if_finished=True)
 
     def running_others(self) -> bool:
         """Whether a counted trial is still running (on another worker)."""
@@ -271,7 +289,24 @@ def default_study_name(model_fn, X, task, folds, seed, space, stack) -> str:
     return "advisor-" + hashlib.sha1(key.encode()).hexdigest()[:10]
 
 
-def open_study(storage, name, direction, seed, pruner, settings, resume):
+SAMPLERS = ("tpe", "random")
+
+
+def make_sampler(kind: str, seed: int | None, *, parallel: bool = False):
+    """Optuna's TPE sampler (the default) or random search (a baseline for benchmarks).
+
+    ``parallel``: other workers train trials of the same study at the same time; TPE then
+    counts their running trials as poor results ("constant liar", Ginsbourger et al. 2010),
+    so that two workers do not propose the same point.
+    """
+    import optuna
+
+    if kind == "random":
+        return optuna.samplers.RandomSampler(seed=seed)
+    return optuna.samplers.TPESampler(seed=seed, constant_liar=parallel)
+
+
+def open_study(storage, name, direction, seed, pruner, settings, resume, *, sampler="tpe"):
     import optuna
 
     exists = name in {
@@ -281,7 +316,8 @@ def open_study(storage, name, direction, seed, pruner, settings, resume):
         raise ConfigError(
             f"study {name!r} does not exist in this storage, so it cannot be resumed; drop --resume to start it."
         )
-    sampler = optuna.samplers.TPESampler(seed=seed) if not exists else optuna.samplers.TPESampler()
+    # A resumed study's sampler is not reseeded: it would propose the first trials again.
+    sampler = make_sampler(sampler, seed if not exists else None)
     created = False
     if not exists:
         try:

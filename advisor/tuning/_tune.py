@@ -41,6 +41,8 @@ def tune(
     device: str = "auto",
     seed: int = 0,
     space: str = "rules",
+    search: str = "staged",
+    sampler: str = "tpe",
     later_stages: int | None = None,
     groups: Any = None,
     train: TrainConfig | None = None,
@@ -49,6 +51,7 @@ def tune(
     refit: bool | str | Path = False,
     progress: bool | str = "auto",
     stale_after: float = 600.0,
+    n_jobs: int | str = 1,
 ) -> TuneResult:
     """Tune a regularizer stack with Optuna under k-fold cross-validation.
 
@@ -75,6 +78,12 @@ def tune(
             For an engine plan the rules space is its stage-1 pieces plus ``later_stages``
             later-stage techniques, ranges centred on the advice (``rules_stack``); the
             recommended values are the first trial.
+        search: ``staged`` (the default for an engine plan: stage 1 first, then each later
+            technique on top of the best stack so far, kept only when it beats that stack beyond
+            the fold noise; the budget is split over the stages, see ``_staged``) or ``flat``
+            (every technique of the space searched together). Hand-written stacks and the full
+            space have no stages and are searched flat.
+        sampler: ``tpe`` (Optuna's TPE, the default) or ``random`` (random search).
         later_stages: later-stage techniques of an engine plan tuned with stage 1, in plan
             order (``None``, the default: all; ``0``: stage 1 only, as G4.1 starts). Ignored
             for hand-written stacks and the full space.
@@ -86,13 +95,27 @@ def tune(
             by refitting the baseline and the best stack on the rest (``result.test``).
         refit: ``True`` to refit the best stack on all training data (``result.refit_model``), or a
             path to also save its ``state_dict``.
-        progress: rich progress bar on stderr (``auto``: when it is a terminal).
+        progress: what runs on stderr: ``auto`` (a live display of the phases, baseline,
+            trials with the stage, refit, and an ETA, when stderr is a terminal; else one log
+            line per finished trial), ``True`` (the live display), ``False`` (nothing).
         stale_after: seconds without heartbeat after which another host's running trial counts as
             interrupted and is re-run.
+        n_jobs: worker processes training trials of the study at the same time, on the same
+            storage, each with ``cores // n_jobs`` torch threads; ``"auto"`` picks the number
+            from the cores and a short timed probe (one process with vectorised or sequential
+            folds, or several workers) and ``result.jobs_reason`` says why. Workers are spawned
+            and load ``model_fn`` again: define it at module level (a lambda or a notebook
+            function makes them forked, one thread each, CPU only), and call ``tune`` under
+            ``if __name__ == "__main__":`` in a script. Needs a storage other processes can
+            open (not Optuna's in-memory one). 1 (the default): trials run in this process.
 
     Returns:
-        TuneResult with the best stack, CV mean and std against the baseline, trial counts,
-        importances and (optionally) the refit model and held-out test scores.
+        TuneResult. ``best`` is the configuration to use: the best stack found when it beats the
+        baseline (the user's current setup, on the same folds) beyond the fold noise (a paired
+        comparison, ``result.comparison``), else the baseline itself (``best_stack`` empty,
+        ``beats_baseline`` False); ``candidate`` is the best stack found either way. Also the
+        staged path, trial counts, importances when they mean something, and optionally the
+        refit model and the held-out test scores.
 
     Example:
         >>> from sklearn.datasets import load_digits
@@ -114,6 +137,8 @@ def tune(
         device=device,
         seed=seed,
         space=space,
+        search=search,
+        sampler=sampler,
         later_stages=later_stages,
         groups=groups,
         train=train,
@@ -122,5 +147,6 @@ def tune(
         refit=refit,
         progress=progress,
         stale_after=stale_after,
+        n_jobs=n_jobs,
     )
     return TuningSession(model_fn, data, settings).run()

@@ -225,3 +225,27 @@ def test_accuracy_named_with_val_is_higher_is_better(capsys, tmp_path):
         capsys,
     )
     assert code == 0 and json.loads(out)["fit"]["primary"]["mode"] == "min"
+
+
+@pytest.mark.parametrize("device", ["cuda:0", "cuda", "cpu", "auto"])
+def test_device_takes_cuda_n_as_documented(capsys, device):
+    # A curve-only run never moves a model, so the spelling is all that is checked here.
+    code, _, err = run(["diagnose", str(MNIST), "--device", device, "--format", "json"], capsys)
+    assert code == 0, err
+
+
+def test_device_with_a_wrong_spelling_is_a_usage_error(capsys):
+    code, _, err = run(["diagnose", str(MNIST), "--device", "gpu0"], capsys)
+    assert code == 2 and "must be auto, cpu, cuda or cuda:N, got 'gpu0'" in err
+
+
+def test_declared_facts_name_their_flag_or_pyproject_key(capsys, tmp_path):
+    (tmp_path / "pyproject.toml").write_text("[tool.advisor]\nbatch-size = 32\n")
+    code, out, err = run(
+        ["diagnose", str(MNIST), "--samples", "20000", "--no-flip", "--format", "json"], capsys
+    )
+    assert code == 0, err
+    facts = json.loads(out)["facts"]
+    assert facts["samples"]["source"] == "--samples"
+    assert facts["no_flip"]["source"] == "--no-flip"
+    assert facts["batch_size"]["source"] == "pyproject.toml [tool.advisor] batch-size"

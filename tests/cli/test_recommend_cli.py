@@ -93,10 +93,13 @@ def test_existing_regularization_flags(capsys):
     )
     assert code == 0
     data = json.loads(out)
+    # EXP-016: dropout 0.5 or more on a model that does not fit is searched below that rate
     assert [r["technique"] for r in data["recommendations"]] == [
         "reduce_regularization",
+        "dropout",
         "increase_capacity",
     ]
+    assert data["recommendations"][1]["search_space"]["p"]["high"] < 0.5
     assert data["facts"]["dropout_rate"]["value"] == 0.5
     assert data["facts"]["has_batchnorm"]["value"] is True
 
@@ -220,3 +223,107 @@ def test_declared_facts_outside_physical_range_exit_2(capsys, argv, needle):
     code, out, err = run(["recommend", *argv], capsys)
     assert code == 2 and out == ""
     assert needle in err and len(err.strip().splitlines()) == 1 and "Traceback" not in err
+
+
+def test_facts_in_effect_flags(capsys):
+    code, out, err = run(
+        [
+            *BASE,
+            "--classes",
+            "10",
+            "--optimizer",
+            "sgd",
+            "--lr",
+            "0.1",
+            "--weight-decay",
+            "5e-4",
+            "--label-smoothing",
+            "0.1",
+            "--norm",
+            "group",
+            "--residual",
+            "--channels",
+            "1",
+            "--format",
+            "json",
+        ],
+        capsys,
+    )
+    assert code == 0, err
+    data = json.loads(out)
+    facts = data["facts"]
+    assert facts["optimizer"]["value"] == "sgd" and facts["lr"]["value"] == 0.1
+    assert facts["has_residual"] == {"value": True, "origin": "declared", "source": "--residual"}
+    assert facts["has_batchnorm"]["value"] is False  # --norm group
+    assert data["setup"] == {
+        "objective": "classification",
+        "optimizer": "sgd",
+        "lr": 0.1,
+        "lr_hint": None,
+    }
+    plan = {r["technique"]: r for r in data["recommendations"]}
+    assert "label_smoothing" not in plan and "batch_norm" not in plan
+    assert plan["l2"]["search_space"]["weight_decay"]["low"] >= 5e-4
+    augmentation = plan["data_augmentation"]["params"]["transforms"]
+    assert "saturation" not in augmentation
+
+
+def test_regression_snippet_uses_a_regression_loss(capsys):
+    argv = ["recommend", "--modality", "tabular", "--arch", "mlp", "--samples", "1000"]
+    argv += ["--classes", "1", "--params", "2e5", "--depth", "4", "--fit", "overfitting"]
+    code, out, _ = run(argv, capsys)
+    assert code == 0
+    assert "MSELoss" in out and "CrossEntropyLoss" not in out
+    assert "lr=1e-3" not in out and "# lr: the learning rate you train with" in out
+
+
+def test_sparse_flag_puts_elastic_net_in_stage_one(capsys):
+    argv = ["recommend", "--modality", "tabular", "--samples", "5000", "--fit", "overfitting"]
+    code, out, _ = run([*argv, "--sparse", "--format", "json"], capsys)
+    assert code == 0
+    stage_one = [r["technique"] for r in json.loads(out)["recommendations"] if r["stage"] == 1]
+    assert "elastic_net" in stage_one and "l2" not in stage_one
+
+
+def test_tune_accepts_the_declared_facts_of_recommend():
+    from advisor.cli._recommend import recommend
+    from advisor.cli._tune import tune
+
+    shared = {"no_flip", "samples", "classes", "pretrained", "budget", "channels", "norm"}
+    shared |= {"weight_decay", "label_smoothing", "has_residual", "sparsity", "lr", "optimizer"}
+    for command in (recommend, tune):
+        names = {p.name for p in command.params}
+        assert shared <= names, (command.name, shared - names)
+
+
+def test_tune_plans_transforms_for_a_greyscale_input_and_no_flip(capsys, tmp_path, monkeypatch):
+    """`advisor tune --modality image` on 1-channel 8x8 digits: no colour, no mirror."""
+    np = pytest.importorskip("numpy")
+    pytest.importorskip("torch")
+    import advisor.tuning
+    from advisor.errors import ConfigError
+
+    (tmp_path / "model.py").write_text(
+        "import torch\n"
+        "def make_model():\n"
+        "    return torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(64, 10))\n",
+        encoding="utf-8",
+    )
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(100, 1, 8, 8)).astype("float32")
+    np.savez(tmp_path / "digits.npz", X=x, y=np.arange(100) % 10)
+    seen = {}
+
+    def fake_tune(model_fn, data, *, stack, **kwargs):
+        seen["stack"] = stack
+        raise ConfigError("stop here: the plan is what this test reads.")
+
+    monkeypatch.setattr(advisor.tuning, "tune", fake_tune)
+    argv = ["tune", "--model", f"{tmp_path / 'model.py'}:make_model"]
+    argv += ["--data", str(tmp_path / "digits.npz"), "--task", "image", "--fit", "overfitting"]
+    code, _, err = run([*argv, "--no-flip"], capsys)
+    assert code == 2 and "stop here" in err
+    facts = seen["stack"].facts
+    assert facts["channels"] == 1 and facts["no_flip"] is True
+    transforms = seen["stack"].get("data_augmentation").params["transforms"]
+    assert transforms and not {"flip", "vflip", "saturation", "hue"} & set(transforms)

@@ -66,7 +66,11 @@ def test_json_output_refit_and_saved_stack(inputs, capsys):
     assert d["n_trials"] == 2 and d["storage"] == "journal:.advisor/tune.journal"
     assert d["refit"]["path"] == "best.pt" and (inputs / "best.pt").is_file()
     saved = json.loads((inputs / "best.json").read_text())
-    assert saved["pieces"][0]["params"]["weight_decay"] == d["best"]["params"]["l2.weight_decay"]
+    if d["beats_baseline"]:
+        assert saved["pieces"][0]["params"]["weight_decay"] == d["best"]["params"]["l2.weight_decay"]
+    else:  # keep the current setup: the saved stack adds nothing
+        assert saved["pieces"] == [] and d["best"]["params"] == {}
+        (inputs / "best.json").write_text(json.dumps(d["candidate"]["stack"]))
     # The saved stack is loadable by --stack: a rerun under a new study name works from it.
     code, out, err = _run(
         [*BASE, "--stack", "best.json", "--trials", "1", "--study", "again", "--format", "json"],
@@ -80,7 +84,11 @@ def test_text_output(inputs, capsys):
         [*BASE, "--stack", "stack.json", "--trials", "1", "--folds-mode", "sequential"], capsys
     )
     assert code == 0, err
-    assert "baseline (no added regularization)" in out and "folds sequential (requested)" in out
+    flat = " ".join(out.split())  # the table wraps at the terminal's width
+    assert "your current setup (no added" in flat and "(chosen)" in flat
+    assert "folds sequential (requested)" in flat
+    first = out.splitlines()[1]  # the verdict comes first, right under the title
+    assert "beats your current setup beyond noise" in first or "keep it" in first
 
 
 @pytest.mark.parametrize(
@@ -115,7 +123,7 @@ def test_stack_from_the_rules_engine_when_no_stack_is_given(inputs, capsys):
     )
     assert code == 0, err
     d = json.loads(out)
-    techniques = [p["technique"] for p in d["best"]["stack"]["pieces"]]
+    techniques = [p["technique"] for p in d["candidate"]["stack"]["pieces"]]
     # one weight penalty (the catalogue's conflicts keep l1/l2/elastic_net exclusive)
     penalties = {"l1", "l2", "elastic_net"} & set(techniques)
     assert len(penalties) == 1 and d["space"] == "rules"
@@ -126,9 +134,10 @@ def test_later_stages_limits_the_plan_to_its_first_stages(inputs, capsys):
     import advisor
 
     argv = [*BASE, "--fit", "overfitting", "--trials", "1", "--epochs", "1", "--format", "json"]
+    argv += ["--search", "flat"]  # one space: the plan's first stages, searched together
     code, out, err = _run([*argv, "--later-stages", "0", "--study", "s0"], capsys)
     assert code == 0, err
-    stage_one = [p["technique"] for p in json.loads(out)["best"]["stack"]["pieces"]]
+    stage_one = [p["technique"] for p in json.loads(out)["candidate"]["stack"]["pieces"]]
     plan = advisor.recommend(
         task="tabular", samples=90, classes=3, fit="overfitting", batch_size=32
     )
@@ -136,7 +145,7 @@ def test_later_stages_limits_the_plan_to_its_first_stages(inputs, capsys):
     assert stage_one and all(stages[t] == 1 for t in stage_one)
     code, out, err = _run([*argv, "--study", "all"], capsys)
     assert code == 0, err
-    assert len(json.loads(out)["best"]["stack"]["pieces"]) > len(stage_one)
+    assert len(json.loads(out)["candidate"]["stack"]["pieces"]) > len(stage_one)
 
 
 @pytest.mark.slow
@@ -147,7 +156,7 @@ def test_stack_from_advisor_diagnose_of_real_curves(inputs, capsys, bundled_real
         capsys,
     )
     assert code == 0, err
-    assert json.loads(out)["best"]["stack"]["pieces"]  # the diagnosis recommended a stack
+    assert json.loads(out)["candidate"]["stack"]["pieces"]  # the diagnosis recommended a stack
 
 
 _BAD_MODELS = """

@@ -6,8 +6,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from advisor.catalogue import exclusive_pairs
 from advisor.engine import REGULARIZERS, build_facts, recommend
+from advisor.engine._adjust import IN_EFFECT
+from advisor.engine._fact_specs import NORMS, OPTIMIZERS
 from advisor.engine._facts import ARCHS, BUDGETS, TASKS, VERDICTS
+from advisor.engine._stages import STAGE_ONE_EXTRAS, in_baseline
 
 declared = st.fixed_dictionaries(
     {},
@@ -27,6 +31,13 @@ declared = st.fixed_dictionaries(
         "has_dropout": st.floats(0, 0.9),
         "has_batchnorm": st.booleans(),
         "weight_decay": st.floats(0, 0.5),
+        "label_smoothing": st.floats(0, 0.3),
+        "norm": st.sampled_from(NORMS),
+        "optimizer": st.sampled_from(OPTIMIZERS),
+        "lr": st.floats(1e-6, 1.0),
+        "has_residual": st.booleans(),
+        "channels": st.integers(1, 4),
+        "sparsity": st.booleans(),
     },
 ).map(
     # Declared samples must cover the declared classes (fewer is a ConfigError, tested elsewhere).
@@ -60,7 +71,12 @@ def test_plan_is_consistent(declared, fit_extra):
             if spec["type"] != "categorical":
                 assert spec["low"] <= rec.params[name] <= spec["high"]
     if fit["verdict"] == "underfitting":
-        assert not any(r.kind == "regularizer" for r in recs)
+        # no new regularizer; only a piece that lowers one in effect (EXP-016: dropout >= 0.5)
+        for r in recs:
+            if r.kind == "regularizer":
+                current = recs.facts["dropout_rate"]
+                assert r.technique == "dropout" and current
+                assert r.search_space["p"]["high"] < current
     if declared.get("has_batchnorm") or declared.get("pretrained"):
         assert "batch_norm" not in recs.techniques()
     if (
@@ -74,6 +90,18 @@ def test_plan_is_consistent(declared, fit_extra):
         assert "flip" not in (aug["transforms"] or [])
     stack = recs.to_stack()
     assert {p["technique"] for p in stack["pieces"]} <= set(REGULARIZERS)
+    # Coherent and simple: no conflicting pair, stage 1 is the baseline plus at most one.
+    assert exclusive_pairs(recs.techniques()) == []
+    extras = [r for r in recs if r.stage == 1 and r.kind == "regularizer"]
+    assert len([r for r in extras if not in_baseline(r.technique)]) <= STAGE_ONE_EXTRAS
+    # What is in effect is the floor of the advice for an overfitting model (or an unknown
+    # verdict): never silently reduced. For one that does not fit yet, a rule may lower it.
+    for (name, param), fact in IN_EFFECT.items():
+        rec, current = recs.get(name), recs.facts[fact]
+        overfitting = recs.facts["fit"] in ("overfitting", None)
+        if rec is not None and rec.stage is not None and current and overfitting:
+            assert rec.params[param] >= current
+            assert rec.search_space[param]["high"] >= current
 
 
 @settings(max_examples=25, deadline=None)

@@ -287,3 +287,10 @@ def test_declared_range_edges_are_accepted():
 def test_declared_range_error_names_the_flag():
     with pytest.raises(ConfigError, match=r"^--samples \(declared samples\)"):
         build_facts(declared={"samples": 1}, sources={"samples": "--samples"})
+
+
+def test_a_model_without_weight_layers_has_an_unknown_depth_not_zero():
+    from advisor.engine._measured import model_values
+
+    assert model_values({"depth": 0, "params_total": 4}).get("depth") is None
+    assert model_values({"depth": 3})["depth"] == 3

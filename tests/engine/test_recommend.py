@@ -9,6 +9,7 @@ import sys
 import pytest
 from rich.console import Console
 
+from advisor.catalogue import decay_range
 from advisor.engine import REGULARIZERS, TECHNIQUES, build_facts, recommend
 
 
@@ -39,8 +40,15 @@ def test_large_dataset_deep_network():
     )
     order = recs.techniques()
     assert order.index("l2") < order.index("data_augmentation")
-    assert order.index("batch_norm") < order.index("data_augmentation")
-    assert "dropout" in order
+    # G3.3: images want augmentation first; a ResNet's convolutions train without dropout.
+    assert order.index("data_augmentation") < order.index("dropout")
+    # A ResNet has BatchNorm by construction (assumed until declared otherwise).
+    assert "batch_norm" not in order
+    assert recs.facts.fact("has_batchnorm").origin == "default"
+    with_declared = plan(
+        modality="image", samples=500_000, depth=50, arch="resnet", fit="overfitting", norm="none"
+    )
+    assert "batch_norm" in with_declared.techniques()
 
 
 def test_large_dataset_with_batchnorm_does_not_add_it():
@@ -68,12 +76,15 @@ def test_underfitting_with_existing_regularization():
     recs = plan(
         fit="underfitting", has_dropout=0.5, weight_decay=0.01, modality="image", samples=2000
     )
-    assert recs.techniques() == ["reduce_regularization", "increase_capacity"]
+    # EXP-016 (advice-lift benchmark): dropout 0.5 or more is searched below the rate in
+    # effect; no other regularizer is added.
+    assert recs.techniques() == ["reduce_regularization", "dropout", "increase_capacity"]
     reduce = recs.get("reduce_regularization")
     text = " ".join(reduce.notes)
     assert "0.5" in text and "0.01" in text
-    assert not any(r.kind == "regularizer" for r in recs)
-    assert recs.to_stack()["pieces"] == []
+    assert [r.technique for r in recs if r.kind == "regularizer"] == ["dropout"]
+    assert recs.get("dropout").search_space["p"]["high"] < 0.5
+    assert [p["technique"] for p in recs.to_stack()["pieces"]] == ["dropout"]
     # the small image dataset wanted augmentation; the veto wins and says why
     assert recs.get("data_augmentation") is None or recs.get("data_augmentation").stage is None
 
@@ -93,10 +104,12 @@ def test_fine_tuning_uses_light_ranges():
         low, high = light["low"], light["high"]
         assert low <= tuned.get(technique).params[param] <= high
     assert tuned.get("dropout").search_space["p"]["high"] <= 0.2
+    light = decay_range(None, fine_tuning=True)
+    assert tuned.get("l2").params["weight_decay"] == light.default
     assert tuned.get("l2").search_space["weight_decay"] == {
         "type": "float",
-        "low": 1e-6,
-        "high": 1e-3,
+        "low": light.low,
+        "high": light.high,
         "log": True,
     }
     assert "batch_norm" not in tuned.techniques()
@@ -136,7 +149,12 @@ def test_diverging_lowers_learning_rate_and_defers():
     assert recs.deferred
     assert all(r.stage >= 2 for r in recs if r.kind == "regularizer")
     assert recs.to_stack(max_stage=1)["pieces"] == []
-    assert any("provisional" in n["text"] for n in recs.notes)
+    # The plan shows the stabilising steps it talks about, and promises nothing "below".
+    steps = " ".join(recs.get("lower_learning_rate").notes)
+    assert "clip" in steps and "warm" in steps
+    assert not any("below is provisional" in n["text"] for n in recs.notes)
+    with_lr = plan(fit="diverging", lr=0.1)
+    assert any("0.1" in n for n in with_lr.get("lower_learning_rate").notes)
 
 
 def test_defer_moves_pinned_regularizers_after_the_fix(tmp_path):
@@ -209,11 +227,12 @@ def test_to_stack_matches_the_spec():
     assert names == [r.technique for r in recs if r.kind == "regularizer"]
     assert set(names) <= set(REGULARIZERS)
     l2 = next(p for p in stack["pieces"] if p["technique"] == "l2")
-    assert l2["params"] == {"weight_decay": 1e-4}
+    decay = decay_range("adamw")  # no optimizer declared: the snippet's AdamW
+    assert l2["params"] == {"weight_decay": decay.default}
     assert l2["search_space"]["weight_decay"] == {
         "type": "float",
-        "low": 1e-6,
-        "high": 1e-2,
+        "low": decay.low,
+        "high": decay.high,
         "log": True,
     }
     assert [p["technique"] for p in recs.to_stack(max_stage=1)["pieces"]] == [
@@ -264,12 +283,19 @@ def test_unknown_fit_recommends_baseline_and_asks_for_curves():
     assert any(n["rule"] == "PRC-004" for n in recs.notes)
 
 
-def test_tabular_prefers_sparsity_and_no_augmentation():
-    recs = plan(modality="tabular", samples=50_000, fit="overfitting")
+def test_tabular_gets_l2_and_no_augmentation():
+    recs = plan(modality="tabular", samples=2_000, fit="overfitting")
+    assert recs.get("l2").stage == 1
+    assert not {"elastic_net", "l1"} & set(recs.techniques())
+    # TASK-009 vetoes input noise, whatever the dataset-size rules want.
+    assert "data_augmentation" not in recs.techniques() and recs.get("data_augmentation").vetoed
+
+
+def test_sparsity_asked_for_puts_elastic_net_in_l2s_place():
+    recs = plan(modality="tabular", samples=50_000, fit="overfitting", sparsity=True)
     # Elastic net already is L1 + L2: it replaces plain L2 in stage 1 (never beside it).
     assert recs.get("elastic_net").stage == 1
     assert "l2" not in recs.techniques() and recs.get("l2").vetoed
-    assert "data_augmentation" not in recs.techniques()
 
 
 def test_small_batch_vetoes_batchnorm():

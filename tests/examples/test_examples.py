@@ -1,7 +1,8 @@
 """Every example in examples/ runs: the scripts (subprocess) and quickstart.ipynb (nbclient).
 
 Each runs in a copy of examples/ under a temporary folder, so nothing (study journals,
-saved curves) is written into the checkout. Marked ``examples`` and ``slow``.
+saved curves) is written into the checkout, with its own empty system temporary folder
+(``TMPDIR``), which must be empty again afterwards. Marked ``examples`` and ``slow``.
 """
 
 from __future__ import annotations
@@ -31,6 +32,20 @@ def workdir(tmp_path: Path) -> Path:
     return target
 
 
+@pytest.fixture
+def system_tmp(tmp_path: Path, monkeypatch) -> Path:
+    """An empty TMPDIR for the example (and a kernel started from here); checked afterwards."""
+    folder = tmp_path / "system-tmp"
+    folder.mkdir()
+    monkeypatch.setenv("TMPDIR", str(folder))
+    return folder
+
+
+def left_behind(folder: Path) -> list[str]:
+    # `import torch` itself creates its compiler cache folder torchinductor_<user> there.
+    return sorted(p.name for p in folder.iterdir() if not p.name.startswith("torchinductor_"))
+
+
 def test_every_script_is_collected():
     names = {path.name for path in SCRIPTS}
     assert "lightning_callback.py" in names
@@ -38,7 +53,7 @@ def test_every_script_is_collected():
 
 
 @pytest.mark.parametrize("script", SCRIPTS, ids=[path.name for path in SCRIPTS])
-def test_script_runs(script: Path, workdir: Path):
+def test_script_runs(script: Path, workdir: Path, system_tmp: Path):
     if script.name in NEEDS:
         pytest.importorskip(NEEDS[script.name])
     env = {**os.environ, "MPLBACKEND": "Agg", "PYTHONUNBUFFERED": "1"}
@@ -52,9 +67,21 @@ def test_script_runs(script: Path, workdir: Path):
         check=False,
     )
     assert run.returncode == 0, f"{script.name} failed:\n{run.stdout[-3000:]}\n{run.stderr[-3000:]}"
+    assert not left_behind(system_tmp), f"{script.name} left {left_behind(system_tmp)} in TMPDIR"
     if script.name == "lightning_callback.py":
         assert "verdict: overfitting" in run.stdout
         assert "advisor: the run started overfitting" in run.stderr
+    if script.name == "plain_pytorch_loop.py":
+        # A real overfitting run that the plan's stage 1 then fixes on held-out data.
+        assert "2. diagnosis: overfitting" in run.stdout
+        assert "(better)" in run.stdout, run.stdout
+    if script.name == "timeseries_sunspots.py":
+        assert "Untouched test block" in run.stdout
+        assert (
+            "better than the baseline" in run.stdout
+            or "worse than the baseline" in run.stdout
+            or "the same score" in run.stdout
+        )
 
 
 def test_quickstart_is_stored_without_outputs():
@@ -65,7 +92,7 @@ def test_quickstart_is_stored_without_outputs():
     assert code and all(not cell.outputs and cell.execution_count is None for cell in code)
 
 
-def test_quickstart_notebook_executes(workdir: Path):
+def test_quickstart_notebook_executes(workdir: Path, system_tmp: Path):
     nbformat = pytest.importorskip("nbformat")
     nbclient = pytest.importorskip("nbclient")
     nb = nbformat.read(workdir / "quickstart.ipynb", as_version=4)
@@ -77,10 +104,14 @@ def test_quickstart_notebook_executes(workdir: Path):
     client.execute()
     outputs = [out for cell in nb.cells if cell.cell_type == "code" for out in cell.outputs]
     assert not [out for out in outputs if out.output_type == "error"]
+    # No warnings in what a reader sees (deprecations, tqdm without ipywidgets, Optuna's log).
+    stderr = [out.text for out in outputs if out.output_type == "stream" and out.name == "stderr"]
+    assert not stderr, stderr
+    assert not left_behind(system_tmp), left_behind(system_tmp)
     html = "".join(out.get("data", {}).get("text/html", "") for out in outputs)
     text = "".join(out.get("text", "") for out in outputs if out.output_type == "stream")
     assert "good fit" in html and "overfitting" in html  # the bundled run, then the recorded one
-    assert "Tuning study" in html and "Best parameters" in html
+    assert "Tuning study" in html and "COMPLETE" in html  # the study and its trials
     assert (
         sum("image/png" in out.get("data", {}) for out in outputs) >= 2
     )  # fit.plot() and result.plot()

@@ -248,8 +248,8 @@ def test_random_bytes_as_checkpoint(data, name):
 
 def _check_tune_inputs(model_spec: str, data_path: Path, task: str | None) -> None:
     """What ``advisor tune`` does before any storage exists: load, validate, probe the model."""
-    from advisor.cli._tune import _check_model_cli, _tune_task, load_factory
-    from advisor.tuning import as_tensors, load_data_file, make_folds
+    from advisor.cli._tune import _check_model_cli, _tune_task
+    from advisor.tuning import as_tensors, load_data_file, load_factory, make_folds
 
     try:
         model_fn = load_factory(model_spec)

@@ -86,6 +86,7 @@ def test_stack_round_trip_and_snippet_runs():
     scope = {
         "model": _net(),
         "epochs": 1,
+        "lr": 1e-3,  # the snippet asks for the learning rate the user trains with
         "train_loader": [(torch.randn(8, 4), torch.randint(0, 3, (8,)))],
     }
     exec(code, scope)  # the copy-paste snippet runs as printed

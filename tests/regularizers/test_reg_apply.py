@@ -120,9 +120,10 @@ def test_the_plan_is_data():
     assert regression.loss.kind == "mse" and isinstance(regression.loss_fn, torch.nn.MSELoss)
 
 
-def test_l1_proximal_needs_lr():
-    with pytest.raises(ConfigError, match=r"apply\(model, stack, lr=...\)"):
-        apply(_cnn(), Stack.of("l1"))
+def test_l1_proximal_without_lr_or_optimizer_says_what_to_do():
+    applied = apply(_cnn(), Stack.of("l1"))  # no lr: read from the optimizer at each step
+    with pytest.raises(ConfigError, match=r"applied\.param_groups.*apply\(model, stack, lr=...\)"):
+        applied.post_step(applied.model)  # no optimizer was built over param_groups
 
 
 def test_existing_dropout_rates_are_set_not_inserted():

@@ -38,7 +38,7 @@ def _plan():
     """An engine plan as ``Recommendations.to_stack()`` writes it: every piece has a stage."""
     import advisor
 
-    recs = advisor.recommend(task="tabular", samples=1797, classes=10, fit="overfitting")
+    recs = advisor.recommend(modality="image", samples=1797, classes=10, fit="overfitting")
     return Stack.from_dict(recs)
 
 
@@ -130,10 +130,11 @@ def test_tune_searches_the_narrowed_plan_and_starts_from_the_advice(tmp_path):
         train=TrainConfig(max_epochs=1),
         device="cpu",
         progress=False,
+        search="flat",
     )
     narrowed = rules_stack(Stack.from_dict(recs))
-    assert result.best_stack.techniques == narrowed.techniques
-    assert set(result.best_params) == set(search_space(narrowed))
-    assert result.best_params == {
+    assert result.candidate_stack.techniques == narrowed.techniques
+    assert set(result.candidate_params) == set(search_space(narrowed))
+    assert result.candidate_params == {
         f"{p.technique}.{k}": p.params[k] for p in narrowed for k in p.search_space
     }

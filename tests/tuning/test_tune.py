@@ -61,13 +61,17 @@ def test_json_has_the_documented_keys(tmp_path):
         "cv_std",
     }
     assert d["n_trials"] == 3 and d["metric"] == "accuracy" and d["direction"] == "maximize"
-    assert d["best"]["stack"]["pieces"][0]["technique"] == "l2"
-    assert 0.0 <= d["best"]["cv_mean"] <= 1.0 and len(d["best"]["fold_scores"]) == 3
+    assert d["candidate"]["stack"]["pieces"][0]["technique"] == "l2"
+    assert 0.0 <= d["candidate"]["cv_mean"] <= 1.0 and len(d["candidate"]["fold_scores"]) == 3
+    # The chosen configuration is the candidate only when it beats the baseline beyond noise.
+    assert d["beats_baseline"] == d["comparison"]["beyond_noise"]
+    chosen = d["candidate"] if d["beats_baseline"] else d["baseline"]
+    assert d["best"]["cv_mean"] == chosen["cv_mean"]
 
 
 def test_first_trial_is_the_recommended_point(tmp_path):
     result = _tune(tmp_path, n_trials=1)
-    assert result.best_params == {"l2.weight_decay": 1e-3, "dropout.p": 0.2}
+    assert result.candidate_params == {"l2.weight_decay": 1e-3, "dropout.p": 0.2}
 
 
 def test_rerun_resumes_and_keeps_completed_trials(tmp_path):
@@ -147,8 +151,9 @@ def test_full_space_and_held_out_test_and_refit(tmp_path):
     result = _tune(
         tmp_path, space="full", stack=None, n_trials=2, test_size=0.25, refit=tmp_path / "best.pt"
     )
-    assert "label_smoothing.smoothing" in result.best_params
-    assert set(result.test) == {"best", "baseline", "samples"} and result.test["samples"] == 30
+    assert "label_smoothing.smoothing" in result.candidate_params
+    assert set(result.test) >= {"best", "baseline", "samples"} and result.test["samples"] == 30
+    assert ("candidate" in result.test) == (not result.beats_baseline)
     state = torch.load(tmp_path / "best.pt", weights_only=True)
     assert any(k.endswith("weight") for k in state)
 

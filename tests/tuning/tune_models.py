@@ -65,3 +65,10 @@ def slow_mlp() -> nn.Module:
 
     torch.manual_seed(0)
     return Slow()
+
+
+def mlp_failing_above(params) -> nn.Module:
+    """A config-aware factory with a bug: it raises when the trial's dropout exceeds 0.25."""
+    if params.get("dropout", {}).get("p", 0.0) > 0.25:
+        raise ValueError("hidden size must be even")
+    return tiny_mlp()
