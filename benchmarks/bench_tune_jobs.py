@@ -1,8 +1,10 @@
 """Benchmark D (parallel workers): trials per hour of a study at ``--jobs 1`` and ``--jobs auto``.
 
 A 20-trial, 5-fold study on digits for the MLP 64-256-256-10 and the small CNN of
-``bench_tune_speed.py``: ``advisor.tune`` with the l2 + dropout + early-stopping stack, TPE, the
-median pruner, the default journal storage (in a temporary folder), ``--epochs`` per fold.
+``bench_tune_speed.py``: ``advisor.tune`` with the l2 + dropout + early-stopping stack, TPE, no
+pruner by default (``--pruner median`` for the tool's default: parallel workers then prune
+later and train more epochs), the default journal storage (in a temporary folder), ``--epochs``
+per fold.
 Each study runs in a fresh Python process, so every run pays its own worker start, as a user's
 ``advisor tune`` does; the wall time is the whole ``tune()`` call (probe, baseline, trials).
 
@@ -53,7 +55,7 @@ STACK = {
 }
 
 
-def one_study(model: str, jobs: str, seed: int, epochs: int, trials: int) -> dict:
+def one_study(model: str, jobs: str, seed: int, epochs: int, trials: int, pruner: str) -> dict:
     """Run one study in this process; the result's figures as a dict (printed as JSON)."""
     import numpy as np
     from sklearn.datasets import load_digits
@@ -76,6 +78,7 @@ def one_study(model: str, jobs: str, seed: int, epochs: int, trials: int) -> dic
             seed=seed,
             train=TrainConfig(max_epochs=epochs, batch_size=64, lr=1e-3),
             progress=False,
+            pruner=pruner,
             n_jobs=jobs if jobs == "auto" else int(jobs),
         )
     values = [t["value"] for t in result.trials if t["state"] == "COMPLETE"]
@@ -85,6 +88,7 @@ def one_study(model: str, jobs: str, seed: int, epochs: int, trials: int) -> dic
         "mean_trial": statistics.fmean(values) if values else None,
         "n_trials": result.n_trials,
         "n_pruned": result.n_pruned,
+        "epochs": sum(t["epochs"] or 0 for t in result.trials),  # work done, over all trials
         "jobs": result.jobs,
         "jobs_reason": result.jobs_reason,
         "folds_mode": result.folds_mode,
@@ -94,7 +98,7 @@ def one_study(model: str, jobs: str, seed: int, epochs: int, trials: int) -> dic
 
 def _run(model: str, jobs: str, seed: int, args) -> dict:
     cmd = [sys.executable, __file__, "--one", model, jobs, str(seed), str(args.epochs)]
-    cmd.append(str(args.trials))
+    cmd += [str(args.trials), args.pruner]
     out = subprocess.run(cmd, capture_output=True, text=True, check=False)
     if out.returncode != 0:
         raise SystemExit(f"{model} --jobs {jobs} failed:\n{out.stderr[-3000:]}")
@@ -115,7 +119,10 @@ def _per_hour(run: dict) -> float:
 
 
 def _report(name: str, runs: dict[str, list[dict]], args) -> None:
-    print(f"\n{name}: {args.trials} trials, 5 folds, {args.epochs} epochs, {args.repeats} rounds")
+    print(
+        f"\n{name}: {args.trials} trials, 5 folds, {args.epochs} epochs, pruner {args.pruner}, "
+        f"{args.repeats} rounds"
+    )
     for jobs, rs in runs.items():
         walls = [r["elapsed_s"] for r in rs]
         rates = [_per_hour(r) for r in rs]
@@ -124,7 +131,9 @@ def _report(name: str, runs: dict[str, list[dict]], args) -> None:
             f"  --jobs {jobs:<4} wall {_med(walls)} s, {statistics.median(rates):6.0f} trials/h, "
             f"workers {sorted({r['jobs'] for r in rs})}, folds {sorted({r['folds_mode'] for r in rs})}, "
             f"bookkeeping {100 * statistics.median(shares):.1f} % "
-            f"(max {100 * max(shares):.1f} %)"
+            f"(max {100 * max(shares):.1f} %), epochs trained "
+            f"{statistics.median(r['epochs'] for r in rs):.0f}, pruned "
+            f"{statistics.median(r['n_pruned'] for r in rs):.0f}"
         )
     ratios = [a["elapsed_s"] / b["elapsed_s"] for a, b in zip(runs["1"], runs["auto"], strict=True)]
     print(f"  auto / jobs 1 trials per hour: {_med(ratios)}x  (target: MLP >= 1.8, CNN >= 1.4)")
@@ -158,8 +167,8 @@ def _scaling(model: str, base: list[dict], args) -> None:
 
 def main() -> None:
     if len(sys.argv) > 1 and sys.argv[1] == "--one":
-        model, jobs, seed, epochs, trials = sys.argv[2:7]
-        print(json.dumps(one_study(model, jobs, int(seed), int(epochs), int(trials))))
+        model, jobs, seed, epochs, trials, pruner = sys.argv[2:8]
+        print(json.dumps(one_study(model, jobs, int(seed), int(epochs), int(trials), pruner)))
         return
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--epochs", type=int, default=10)
@@ -167,6 +176,14 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--scaling-repeats", type=int, default=1)
     parser.add_argument("--models", default="mlp,cnn")
+    parser.add_argument(
+        "--pruner",
+        default="none",
+        choices=("none", "median"),
+        help="none (default): every trial trains until its early stopping, so both contenders "
+        "do the same work; median: parallel workers prune later (fewer finished trials to "
+        "compare with), so they train more epochs for the same 20 trials",
+    )
     args = parser.parse_args()
     print(f"at start: {_load()}")
     names = {"mlp": "MLP 64-256-256-10", "cnn": "CNN 2x conv3x3"}
