@@ -343,18 +343,12 @@ SCENARIOS: dict[str, Scenario] = {
 
 # ----------------------------------------------------------------------- data preparation
 def holdout(n: int, y: np.ndarray, task: str, seed: int, test_size: float):
-    """The split ``tune(test_size=...)`` makes (its ``_holdout``): the same rows, so the
-    baseline run and the scaling statistics never see the test split. The harness checks
-    the assumption after every call (``n_test`` and the refit model's score must agree)."""
-    from sklearn.model_selection import train_test_split
+    """The split ``tune(test_size=...)`` makes: the same rows, so the baseline run and the
+    scaling statistics never see the test split. The harness checks the assumption after
+    every call (``n_test`` and the refit model's score must agree)."""
+    from advisor.tuning._splits import holdout_split
 
-    idx = np.arange(n)
-    if task == "timeseries":
-        cut = n - max(1, round(n * test_size))
-        return idx[:cut], idx[cut:]
-    stratify = y if task == "classification" else None
-    tr, te = train_test_split(idx, test_size=test_size, random_state=seed, stratify=stratify)
-    return np.sort(tr), np.sort(te)
+    return holdout_split(n, y, task, test_size, seed)
 
 
 def prepare(scenario: Scenario, seed: int, test_size: float):

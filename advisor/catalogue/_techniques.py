@@ -40,6 +40,8 @@ class Technique:
         title: a few words for humans.
         params: ``{name: Param}`` in the order the stack piece lists them.
         source: the paper it comes from.
+        impl: for a technique ``apply()`` does not build in, the module defining its
+            ``EXTENSION`` (``advisor.regularizers._extensions``); empty for the others.
     """
 
     name: str
@@ -47,6 +49,7 @@ class Technique:
     title: str
     params: dict[str, Param] = field(default_factory=dict)
     source: str = ""
+    impl: str = ""
 
     def defaults(self) -> dict[str, Any]:
         """Every parameter's default (what ``Stack`` fills in)."""
@@ -437,6 +440,7 @@ _CATALOGUE = (
             ),
         },
         "Izmailov et al. 2018",
+        impl="advisor.regularizers._swa",
     ),
     Technique("reduce_regularization", "action", "lower the regularization already in place"),
     Technique(

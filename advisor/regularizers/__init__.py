@@ -26,6 +26,9 @@ where noted, inside ``torch.func.vmap(..., randomness="different")`` over stacke
 - ``ExponentialMovingAverage``: the EMA of a model's weights (stack piece ``ema``);
   ``StochasticWeightAveraging``: the equal-weight average of the last epochs' weights (``swa``,
   on ``torch.optim.swa_utils``).
+- ``Extension``, ``BuildContext``, ``extension_of``, ``extensions_in``: the seam through which a
+  technique the built-in parts do not cover plugs into ``apply()``, ``Stack.to_code()`` and
+  the tuner (its module defines ``EXTENSION``; its catalogue entry names the module).
 
 Importing this package does not import torch; names load on first use.
 """
@@ -40,7 +43,7 @@ from advisor.regularizers._stack import DEFAULT_PARAMS, TECHNIQUES, Piece, Stack
 _LAZY: dict[str, str] = {
     "apply": "advisor.regularizers._apply",
     "Applied": "advisor.regularizers._apply",
-    "BatchTransform": "advisor.regularizers._apply",
+    "BatchTransform": "advisor.regularizers._batch_transform",
     "LossSpec": "advisor.regularizers._parts",
     "Penalty": "advisor.regularizers._parts",
     "PostStep": "advisor.regularizers._parts",
@@ -48,6 +51,10 @@ _LAZY: dict[str, str] = {
     "EarlyStopping": "advisor.regularizers._early_stopping",
     "ExponentialMovingAverage": "advisor.regularizers._averaging",
     "StochasticWeightAveraging": "advisor.regularizers._swa",
+    "BuildContext": "advisor.regularizers._extensions",
+    "Extension": "advisor.regularizers._extensions",
+    "extension_of": "advisor.regularizers._extensions",
+    "extensions_in": "advisor.regularizers._extensions",
     "DEFAULT_EXCLUDE": "advisor.regularizers._penalties",
     "decayed_names": "advisor.regularizers._penalties",
     "param_groups": "advisor.regularizers._penalties",

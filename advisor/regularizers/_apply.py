@@ -4,8 +4,9 @@
 default), optimizer parameter groups (decoupled weight decay), the loss (label smoothing, soft
 targets for mixup/cutmix), the batch transform (augmentation, mixup, cutmix), the
 early-stopping controller, the penalty term (coupled L2/L1), the post-step hook (L1 proximal
-step, EMA update), the weight averages (``ema``, ``swa``) and the model to evaluate (the
-average of the weights when the stack has ``ema`` or ``swa``).
+step, EMA update), the objects of extension techniques (``_extensions``: a weight average
+folded in per epoch, ...) and the model to evaluate (an average of the weights when the stack
+has one).
 Given the engine's plan (``Recommendations``, or a saved ``advisor recommend --format json``),
 it applies the plan's stage 1, as the plan says to start; ``stages=`` chooses others. A stack
 (``Stack``, ``recs.to_stack()``, a tuned ``best_stack``) is applied whole.
@@ -18,7 +19,7 @@ A plain loop changes in three lines::
         x, y = applied.batch_transform(x, y)                        # 2
         loss = loss_fn(model(x), y) + applied.penalty(model)        # 3
         opt.zero_grad(); loss.backward(); opt.step(); applied.post_step(model)
-    applied.epoch_end(model, opt)   # once per epoch: only swa does something there
+    applied.epoch_end(model, opt)   # once per epoch: drives the extension techniques
 
 Nothing in the per-step path reads a device value back to the host.
 """
@@ -37,82 +38,23 @@ import torch
 import torch.fx
 from torch import nn
 
+from advisor.catalogue import TECHNIQUES
 from advisor.errors import ConfigError
 from advisor.regularizers._augment import BatchAugment
 from advisor.regularizers._averaging import ExponentialMovingAverage
+from advisor.regularizers._batch_transform import BatchTransform
 from advisor.regularizers._early_stopping import EarlyStopping
-from advisor.regularizers._mix import _host_rng, cutmix_batch, mixup_batch
+from advisor.regularizers._extensions import BuildContext, extensions_in
 from advisor.regularizers._parts import LossSpec, Penalty, PostStep, ProximalStep
 from advisor.regularizers._penalties import decayed_names, param_groups, sparsity
 from advisor.regularizers._stack import Stack
 from advisor.regularizers._stochastic_depth import add_stochastic_depth
 from advisor.regularizers._surgery import insert_batch_norm, insert_dropout, set_dropout
-from advisor.regularizers._swa import StochasticWeightAveraging
 
 __all__ = ["Applied", "BatchTransform", "apply"]
 
 TASKS = ("classification", "regression")
 SMALL_BATCH = 16  # below this, batch statistics are too noisy for BatchNorm (Wu & He 2018)
-
-
-class BatchTransform:
-    """``(x, y) -> (x, y)``: augmentation, then mixup or cutmix; call it on training batches only.
-
-    With both mixup and cutmix in the stack, each batch uses one of them with probability 1/2
-    (as timm does).
-    """
-
-    def __init__(
-        self,
-        *,
-        augment: BatchAugment | None = None,
-        mixup: Mapping[str, Any] | None = None,
-        cutmix: Mapping[str, Any] | None = None,
-        num_classes: int | None = None,
-        generator: torch.Generator | None = None,
-    ):
-        self.augment = augment
-        self.mixup = dict(mixup) if mixup else None
-        self.cutmix = dict(cutmix) if cutmix else None
-        self.num_classes = num_classes
-        self.generator = generator
-        if augment is not None:
-            augment.generator = generator
-
-    @property
-    def is_identity(self) -> bool:
-        return self.augment is None and self.mixup is None and self.cutmix is None
-
-    def __call__(self, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        if self.augment is not None:
-            x = self.augment(x)
-        use_mixup, use_cutmix = self.mixup is not None, self.cutmix is not None
-        if use_mixup and use_cutmix:
-            pick_cutmix = _host_rng(self.generator).random() < 0.5
-            use_mixup, use_cutmix = not pick_cutmix, pick_cutmix
-        if use_mixup:
-            x, y = mixup_batch(
-                x,
-                y,
-                alpha=self.mixup["alpha"],
-                num_classes=self.num_classes,
-                generator=self.generator,
-            )
-        elif use_cutmix:
-            x, y = cutmix_batch(
-                x,
-                y,
-                alpha=self.cutmix["alpha"],
-                num_classes=self.num_classes,
-                generator=self.generator,
-            )
-        return x, y
-
-    def __repr__(self) -> str:
-        parts = [repr(self.augment)] if self.augment is not None else []
-        parts += [f"mixup(alpha={self.mixup['alpha']})"] if self.mixup else []
-        parts += [f"cutmix(alpha={self.cutmix['alpha']})"] if self.cutmix else []
-        return f"BatchTransform({', '.join(parts) or 'identity'})"
 
 
 @dataclass
@@ -139,8 +81,9 @@ class Applied:
         weight_decay: The decoupled weight decay on ``penalized`` (in ``param_groups``).
         proximal: The L1 :class:`ProximalStep` (also inside ``post_step``) or None.
         loss: The :class:`LossSpec` ``loss_fn`` was built from.
-        swa: The :class:`StochasticWeightAveraging` of the weights (stack piece ``swa``) or
-            None; :meth:`epoch_end` drives it.
+        extensions: ``{technique: object}`` for the stack's extension techniques (see
+            ``advisor.regularizers._extensions``), in the stack's order; each is also an
+            attribute named after its technique. :meth:`epoch_end` drives them.
     """
 
     model: nn.Module
@@ -157,20 +100,42 @@ class Applied:
     weight_decay: float = 0.0
     proximal: ProximalStep | None = None
     loss: LossSpec = field(default_factory=LossSpec)
-    swa: StochasticWeightAveraging | None = None
+    extensions: dict[str, Any] = field(default_factory=dict)
+
+    def __getattr__(self, name: str) -> Any:
+        # applied.<technique> for an extension technique the stack does or does not hold.
+        extensions = self.__dict__.get("extensions")
+        if extensions is None or name.startswith("_"):
+            raise AttributeError(name)
+        if name in extensions:
+            return extensions[name]
+        if name in TECHNIQUES and TECHNIQUES[name].impl:
+            return None
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
 
     @property
     def eval_model(self) -> nn.Module:
-        """The model to validate, test and save: the weights' SWA average once it holds an
-        epoch, else their EMA when the stack has ``ema``, else the model."""
-        if self.swa is not None and self.swa.averaged:
-            return self.swa.module
+        """The model to validate, test and save: an extension's average once it holds one
+        (``eval_module``), else the weights' EMA when the stack has ``ema``, else the model."""
+        for extension in self.extensions.values():
+            if (module := extension.eval_module) is not None:
+                return module
         return self.ema.module if self.ema is not None else self.model
 
     def epoch_end(self, model: nn.Module, optimizer: torch.optim.Optimizer | None = None) -> None:
-        """Call once per epoch after its last step (a no-op unless the stack has ``swa``)."""
-        if self.swa is not None:
-            self.swa.epoch_end(model, optimizer)
+        """Call once per epoch after its last step (a no-op unless the stack has an extension
+        technique that works per epoch)."""
+        for extension in self.extensions.values():
+            extension.epoch_end(model, optimizer)
+
+    def to(self, device: torch.device | str) -> Applied:
+        """Move the model and every weight average to ``device``."""
+        self.model.to(device)
+        if self.ema is not None:
+            self.ema.module.to(device)
+        for extension in self.extensions.values():
+            extension.to(device)
+        return self
 
     def sparsity(self) -> float:
         """Fraction of exact zeros among the penalised weights (reads the device; not per step)."""
@@ -301,8 +266,8 @@ def apply(
         batch_size: Used for the BatchNorm small-batch caveat.
         generator: CPU ``torch.Generator`` for reproducible augmentation and mixing.
         inplace: Modify ``model`` itself.
-        epochs: Epochs the run trains; needed by ``swa`` (averaging starts after its
-            ``start_fraction`` of them).
+        epochs: Epochs the run trains; needed by techniques that act on a fraction of the
+            run (a weight average that starts late).
 
     Returns:
         An :class:`Applied`.
@@ -471,24 +436,13 @@ def apply(
             "test and save applied.eval_model"
         )
 
-    swa = None
-    if (piece := stack.get("swa")) is not None:
-        if epochs is None:
-            raise ConfigError(
-                "swa starts averaging after a fraction of the run: call "
-                "apply(model, stack, epochs=...) with the number of epochs you train."
-            )
-        swa = StochasticWeightAveraging(model, epochs=epochs, **piece.params)
-        lr_note = (
-            "at the optimizer's learning rate"
-            if swa.lr is None
-            else f"with SWALR annealing to lr {swa.lr:g} over {swa.anneal_epochs} epochs"
+    context = BuildContext(epochs=epochs, task=task, lr=lr, batch_size=batch_size)
+    extensions = {}
+    for ext in extensions_in(stack.techniques):
+        extensions[ext.technique], ext_notes = ext.build(
+            model, stack[ext.technique].params, context
         )
-        notes.append(
-            f"stochastic weight averaging from epoch {swa.start_epoch} of {swa.epochs}, "
-            f"{lr_note}; call applied.epoch_end(model, optimizer) once per epoch, then "
-            "validate, test and save applied.eval_model (swa.update_bn(loader) at the end)"
-        )
+        notes += ext_notes
 
     return Applied(
         model=model,
@@ -505,5 +459,5 @@ def apply(
         weight_decay=decay,
         proximal=proximal,
         loss=loss,
-        swa=swa,
+        extensions=extensions,
     )

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from advisor.catalogue import optimizer_of
+from advisor.regularizers._extensions import extension_of
 
 if TYPE_CHECKING:
     from advisor.regularizers._stack import Stack
@@ -211,7 +212,8 @@ def _forward(code: _Code, objective: str | None, penalties: _Penalties) -> None:
         ]
 
 
-def _averages(code: _Code, p: Mapping[str, Mapping[str, Any]]) -> None:
+def _averages(code: _Code, p: Mapping[str, Mapping[str, Any]], stack_pieces) -> None:
+    """The weight averages: ``ema`` here, the extension techniques' own lines (``_extensions``)."""
     m = code.model
     if "ema" in p:
         code.setup += [
@@ -220,24 +222,9 @@ def _averages(code: _Code, p: Mapping[str, Mapping[str, Any]]) -> None:
             f"multi_avg_fn=torch.optim.swa_utils.get_ema_multi_avg_fn({p['ema']['decay']!r}))",
         ]
         code.step += [f"ema.update_parameters({m})"]
-    if "swa" in p:
-        sw = p["swa"]
-        code.setup += [
-            "# stochastic weight averaging (torch.optim.swa_utils): validate, test and save swa_model",
-            f"swa_model = torch.optim.swa_utils.AveragedModel({m}, use_buffers=True)",
-            f"swa_start = min(epochs - 1, int({sw['start_fraction']!r} * epochs))  # first averaged epoch (0-based)",
-        ]
-        code.epoch_end += ["if epoch >= swa_start:", f"    swa_model.update_parameters({m})"]
-        if sw["lr"] is not None:
-            code.setup += [
-                f"swa_scheduler = torch.optim.swa_utils.SWALR(optimizer, swa_lr={sw['lr']!r}, "
-                f"anneal_epochs={sw['anneal_epochs']!r})",
-            ]
-            code.epoch_end += ["    swa_scheduler.step()"]
-        code.tail += [
-            "# BatchNorm statistics of the average, from one pass over the training data",
-            "torch.optim.swa_utils.update_bn(train_loader, swa_model)",
-        ]
+    for piece in stack_pieces:
+        if (ext := extension_of(piece.technique)) is not None:
+            ext.write_code(code, piece.params)
 
 
 def _early_stopping(code: _Code, p: Mapping[str, Mapping[str, Any]]) -> None:
@@ -299,7 +286,7 @@ def stack_to_code(
     _loss(code, p, objective)
     _batch(code, p)
     _forward(code, objective, penalties)
-    _averages(code, p)
+    _averages(code, p, list(stack))
     _early_stopping(code, p)
 
     lines = _header(code, stack.techniques, setup.get("lr_hint"))

@@ -31,17 +31,19 @@ from __future__ import annotations
 
 import math
 import warnings
-from collections.abc import Iterable
-from typing import Any
-
-import torch
-from torch import nn
-from torch.optim.swa_utils import SWALR, AveragedModel, update_bn
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING, Any
 
 from advisor._validation import check_number
 from advisor.errors import ConfigError
+from advisor.regularizers._extensions import BuildContext, Extension
 
-__all__ = ["StochasticWeightAveraging"]
+if TYPE_CHECKING:  # torch is imported where it is used: Stack.to_code() reads EXTENSION
+    import torch
+    from torch import nn
+    from torch.optim.swa_utils import SWALR
+
+__all__ = ["EXTENSION", "StochasticWeightAveraging"]
 
 
 class StochasticWeightAveraging:
@@ -85,6 +87,8 @@ class StochasticWeightAveraging:
         self.epochs = epochs
         # Epoch e (1-based) is averaged when e > start_fraction * epochs; at least the last one.
         self.start_epoch = min(epochs, math.floor(self.start_fraction * epochs) + 1)
+        from torch.optim.swa_utils import AveragedModel
+
         self.averaged_model = AveragedModel(model, use_buffers=True).eval()
         self.averaged_model.requires_grad_(False)
         self.module = self.averaged_model.module
@@ -96,10 +100,27 @@ class StochasticWeightAveraging:
         """How many epochs' weights the average holds (0: not started; evaluate the model)."""
         return int(self.averaged_model.n_averaged)
 
-    @torch.no_grad()
+    @property
+    def eval_module(self) -> nn.Module | None:
+        """The average to evaluate, or None before the first averaged epoch."""
+        return self.module if self.averaged else None
+
+    def to(self, device: torch.device | str) -> StochasticWeightAveraging:
+        """Move the average to ``device`` (where the model trains)."""
+        self.averaged_model.to(device)
+        return self
+
     def epoch_end(self, model: nn.Module, optimizer: torch.optim.Optimizer | None = None) -> None:
         """Call once per epoch, after its last step: from ``start_epoch`` on, fold the weights
         into the average and step ``SWALR`` (built on ``optimizer`` when ``lr`` is set)."""
+        import torch
+
+        with torch.no_grad():
+            self._epoch_end(model, optimizer)
+
+    def _epoch_end(self, model, optimizer) -> None:
+        from torch.optim.swa_utils import SWALR
+
         self.epoch += 1
         fresh = self.scheduler is None and self.lr is not None and optimizer is not None
         if fresh:  # built at once: construction leaves the learning rate as it is
@@ -122,6 +143,8 @@ class StochasticWeightAveraging:
                 f"swa.update_bn() before any epoch was averaged (averaging starts at epoch "
                 f"{self.start_epoch} of {self.epochs}); train longer or lower start_fraction."
             )
+        from torch.optim.swa_utils import update_bn
+
         update_bn(loader, self.module, device=device)
         self.module.eval()
 
@@ -135,3 +158,47 @@ class StochasticWeightAveraging:
             f"StochasticWeightAveraging(from epoch {self.start_epoch} of {self.epochs}, {lr}, "
             f"averaged={self.averaged})"
         )
+
+
+def _build(model: nn.Module, params: Mapping[str, Any], context: BuildContext):
+    if context.epochs is None:
+        raise ConfigError(
+            "swa starts averaging after a fraction of the run: call "
+            "apply(model, stack, epochs=...) with the number of epochs you train."
+        )
+    swa = StochasticWeightAveraging(model, epochs=context.epochs, **params)
+    lr_note = (
+        "at the optimizer's learning rate"
+        if swa.lr is None
+        else f"with SWALR annealing to lr {swa.lr:g} over {swa.anneal_epochs} epochs"
+    )
+    note = (
+        f"stochastic weight averaging from epoch {swa.start_epoch} of {swa.epochs}, "
+        f"{lr_note}; call applied.epoch_end(model, optimizer) once per epoch, then "
+        "validate, test and save applied.eval_model (swa.update_bn(loader) at the end)"
+    )
+    return swa, [note]
+
+
+def _write_code(code, params: Mapping[str, Any]) -> None:
+    m = code.model
+    code.setup += [
+        "# stochastic weight averaging (torch.optim.swa_utils): validate, test and save swa_model",
+        f"swa_model = torch.optim.swa_utils.AveragedModel({m}, use_buffers=True)",
+        f"swa_start = min(epochs - 1, int({params['start_fraction']!r} * epochs))  # first averaged epoch (0-based)",
+    ]
+    code.epoch_end += ["if epoch >= swa_start:", f"    swa_model.update_parameters({m})"]
+    if params["lr"] is not None:
+        code.setup += [
+            f"swa_scheduler = torch.optim.swa_utils.SWALR(optimizer, swa_lr={params['lr']!r}, "
+            f"anneal_epochs={params['anneal_epochs']!r})",
+        ]
+        code.epoch_end += ["    swa_scheduler.step()"]
+    code.tail += [
+        "# BatchNorm statistics of the average, from one pass over the training data",
+        "torch.optim.swa_utils.update_bn(train_loader, swa_model)",
+    ]
+
+
+# Per-epoch averaging with SWALR has no stacked form: the tuner trains it in sequential folds.
+EXTENSION = Extension("swa", build=_build, write_code=_write_code, vectorised=False)

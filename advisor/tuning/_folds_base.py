@@ -73,7 +73,7 @@ def build_model(model_fn: Callable[..., Any], params: dict[str, dict[str, Any]])
 
 def apply_stack(model_fn, params, stack, task: str, config: TrainConfig, seed: int, fold: int):
     """One fold's model with the stack applied: ``advisor.apply``'s ``Applied``, whose typed
-    parts (penalty, proximal step, EMA, SWA, loss, early stopping) the fold modes read."""
+    parts (penalty, proximal step, EMA, loss, early stopping, extensions) the fold modes read."""
     import torch
 
     from advisor.regularizers import apply
@@ -87,7 +87,7 @@ def apply_stack(model_fn, params, stack, task: str, config: TrainConfig, seed: i
         # Augmentation/mixing draws differ per fold but repeat from run to run.
         generator=torch.Generator().manual_seed(seed * 7927 + fold),
         inplace=True,
-        epochs=config.max_epochs,  # swa starts averaging after a fraction of them
+        epochs=config.max_epochs,  # for techniques acting on a fraction of the run
     )
 
 

@@ -38,11 +38,7 @@ class SequentialFolds:
         for f in range(len(folds)):
             torch.manual_seed(seed * 1009 + f)  # same initial weights in both fold modes
             applied = apply_stack(model_fn, params, stack, task, config, seed, f)
-            model = applied.model.to(device)
-            if applied.ema is not None:
-                applied.ema.module.to(device)
-            if applied.swa is not None:
-                applied.swa.averaged_model.to(device)
+            model = applied.to(device).model  # with its weight averages
             self.models.append(model)
             self.applied.append(applied)
             self.opts.append(torch_optimizer(config, applied.param_groups))
@@ -113,7 +109,7 @@ class SequentialFolds:
                     applied.post_step(model)
             if not bool(finite):
                 raise TrialDiverged(f"training loss became non-finite in fold {f + 1}")
-            if max_steps is None:  # a whole epoch (not a timing probe): swa averages now
+            if max_steps is None:  # a whole epoch (not a timing probe): per-epoch hooks run
                 applied.epoch_end(model, opt)
 
     def evaluate(self, active: list[bool]) -> list[tuple[float, float] | None]:

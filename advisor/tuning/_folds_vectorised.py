@@ -21,6 +21,7 @@ import copy
 import math
 
 from advisor.errors import ConfigError
+from advisor.regularizers import extensions_in
 from advisor.tuning._config import TrainConfig, amp_dtype
 from advisor.tuning._folds_base import (
     TrialDiverged,
@@ -61,8 +62,9 @@ class VectorizedFolds:
             models.append(a.model.to(device))
             applied.append(a)
         self.applied0 = plan = applied[0]
-        if plan.swa is not None:  # "auto" falls back to sequential folds, which run it
-            raise NotImplementedError("swa (per-epoch averaging, SWALR) runs in sequential folds")
+        for ext in extensions_in(plan.extensions):  # "auto" falls back to sequential folds
+            if not ext.vectorised:
+                raise NotImplementedError(f"{ext.technique} runs in sequential folds only")
         self.stoppers = [a.early_stopping for a in applied]
         self.augment = not plan.batch_transform.is_identity  # identity: no call per step
         self.base = copy.deepcopy(models[0]).to("meta")

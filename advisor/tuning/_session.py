@@ -13,17 +13,12 @@ chosen configuration (and the baseline, with a test split) on all training data.
 from __future__ import annotations
 
 import contextlib
-import math
-import statistics
 import sys
 import time
-import warnings
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 from advisor.errors import ConfigError
-from advisor.tuning._compare import paired_comparison
 from advisor.tuning._config import resolve_device
 from advisor.tuning._cv import choose_folds_mode, cross_validate
 from advisor.tuning._data import as_tensors
@@ -37,21 +32,27 @@ from advisor.tuning._jobs import (
     torch_threads,
 )
 from advisor.tuning._loop import LoopTiming, TrialLoop
-from advisor.tuning._refit import evaluate_model, fit_model
+from advisor.tuning._refit import refit_and_test
 from advisor.tuning._result import CVScore, TuneResult
 from advisor.tuning._settings import TuneSettings
 from advisor.tuning._space import full_stack, resolve_stack, rules_stack, search_space
-from advisor.tuning._splits import make_folds
+from advisor.tuning._splits import holdout_split, make_folds
 from advisor.tuning._staged import plan_stages, staged_search
 from advisor.tuning._study import (
-    STATUS_ATTR,
     TrialBudget,
     default_study_name,
     make_pruner,
     open_storage,
     open_study,
 )
-from advisor.tuning._trials import TuneProgress, trial_summary
+from advisor.tuning._summary import (
+    EMPTY_STACK,
+    best_complete,
+    build_result,
+    flat_params,
+    score_of,
+)
+from advisor.tuning._trials import TuneProgress
 from advisor.tuning._validate import check_model
 from advisor.tuning._workers import (
     StageJob,
@@ -65,10 +66,6 @@ from advisor.tuning._workers import (
 )
 
 __all__ = ["TuningSession"]
-
-_EMPTY_STACK = {"version": 1, "pieces": []}
-IMPORTANCE_MIN_TRIALS = 8  # complete trials before fANOVA importances mean anything
-IMPORTANCE_MIN_DISTINCT = 3  # distinct scores among them (identical scores explain nothing)
 
 
 class TuningSession:
@@ -103,10 +100,10 @@ class TuningSession:
                 self.progress.phase("baseline", f"your current setup, {self.settings.folds} folds")
                 baseline = self.baseline()
                 self.search()
-                result = self.result(baseline)
+                result = build_result(self, baseline)
                 if self.settings.refit or self.test_idx is not None:
                     self.progress.phase("refit", "the chosen configuration on all training data")
-                    self.refit(result, baseline)
+                    refit_and_test(self, result, baseline)
         except BaseException:
             self._close_pool(clean=False)
             raise
@@ -125,7 +122,9 @@ class TuningSession:
         if s.test_size is None:
             self.train_idx, self.test_idx = np.arange(len(dataset)), None
         else:
-            self.train_idx, self.test_idx = _holdout(dataset, s.task, s.test_size, s.seed)
+            self.train_idx, self.test_idx = holdout_split(
+                len(dataset), dataset.y.numpy(), s.task, s.test_size, s.seed
+            )
         self.X_all, self.y_all = dataset.X.to(dev), dataset.y.to(dev)
         tr = torch.as_tensor(self.train_idx, device=dev)
         self.X, self.y = self.X_all[tr], self.y_all[tr]
@@ -294,7 +293,7 @@ class TuningSession:
         saved = self.study.user_attrs.get("advisor_baseline")
         if saved is None:
             base = cross_validate(
-                self.model_fn, _EMPTY_STACK, {}, self.X, self.y, self.fold_pairs, **self.cv_args
+                self.model_fn, EMPTY_STACK, {}, self.X, self.y, self.fold_pairs, **self.cv_args
             )
             saved = {
                 "cv_mean": base.mean,
@@ -325,10 +324,10 @@ class TuningSession:
 
     def _search_flat(self) -> None:
         self.timing.add(self._loop(self.study, self.stack, self.settings.n_trials))
-        best = _best_complete(self.study, self.direction, self.settings.n_trials)
+        best = best_complete(self.study, self.direction, self.settings.n_trials)
         self.path = []
         self.candidate_stack = None if best is None else self.stack.with_params(best.params)
-        self.candidate = None if best is None else _score(best)
+        self.candidate = None if best is None else score_of(best)
         self.candidate_params = {} if best is None else dict(best.params)
         self.candidate_trial = None if best is None else best.number
 
@@ -339,10 +338,10 @@ class TuningSession:
             study = self._open_study("." + suffix, stack, enqueue=True)
             self.studies.append((len(self.studies) + 1, study))
             self.timing.add(self._loop(study, stack, trials))
-            best = _best_complete(study, self.direction, trials)
+            best = best_complete(study, self.direction, trials)
             if best is None:
                 return None, {}, None
-            return _score(best), dict(best.params), best.number
+            return score_of(best), dict(best.params), best.number
 
         kept, kept_score, self.path = staged_search(
             plan_stack,
@@ -360,7 +359,7 @@ class TuningSession:
             top = pick(tried, key=lambda p: p.best.cv_mean) if tried else None
             self.candidate = None if top is None else top.best
             self.candidate_stack = None if top is None else self._step_stack(top)
-        self.candidate_params = _flat_params(self.candidate_stack)
+        self.candidate_params = flat_params(self.candidate_stack)
         self.candidate_trial = None
 
     def _step_stack(self, step):
@@ -471,167 +470,6 @@ class TuningSession:
     def _budget(self, study) -> TrialBudget:
         return TrialBudget(study, self.storage, self.settings.n_trials)
 
-    # -------------------------------------------------------------------------- result
-    def result(self, baseline: CVScore) -> TuneResult:
-        s = self.settings
-        finished = self._finished_trials()
-        states = [t["state"] for t in finished]
-        comparison = None
-        if self.candidate is not None and self.candidate.fold_scores:
-            comparison = paired_comparison(
-                self.candidate.fold_scores, baseline.fold_scores, direction=self.direction
-            )
-        beats = comparison is not None and comparison.beyond_noise
-        importances, importances_note = self._importances(finished)
-        failures = [
-            {"trial": t["number"], "stage": t["stage"], "state": t["state"].lower(),
-             "reason": t["reason"]}
-            for t in finished
-            if t["state"] in ("FAIL", "PRUNED")
-        ]  # fmt: skip
-        return TuneResult(
-            metric=self.metric,
-            direction=self.direction,
-            task=s.task,
-            folds=s.folds,
-            splitter=self.splitter,
-            folds_mode=self.mode,
-            folds_mode_reason=self.reason,
-            jobs=self.jobs.jobs,
-            jobs_reason=self.jobs.reason,
-            space=s.space,
-            search=self.search_mode,
-            search_note=self.search_note,
-            n_trials=len(finished),
-            n_complete=states.count("COMPLETE"),
-            n_pruned=states.count("PRUNED"),
-            n_failed=states.count("FAIL"),
-            n_interrupted=self._interrupted(),
-            best_params=dict(self.candidate_params) if beats else {},
-            best_stack=self.candidate_stack if beats else _empty_stack(),
-            best=self.candidate if beats else baseline,
-            best_trial=self.candidate_trial if beats else None,
-            baseline=baseline,
-            candidate=self.candidate,
-            candidate_stack=self.candidate_stack,
-            candidate_params=dict(self.candidate_params),
-            comparison=comparison,
-            path=[p.to_dict() for p in self.path],
-            importances=importances,
-            importances_note=importances_note,
-            caveats=self._caveats(finished),
-            storage=self.storage_desc,
-            study_name=self.name,
-            device=str(self.device),
-            elapsed_s=0.0,
-            trials_wall_s=self.timing.wall,
-            trials_train_s=self.timing.train,
-            failures=failures,
-            trials=[{k: v for k, v in t.items() if k != "reason"} for t in finished],
-            train_config=self.config.to_dict(),
-        )
-
-    def _finished_trials(self) -> list[dict[str, Any]]:
-        """Every finished trial of every stage, in the order they were run, numbered globally."""
-        out = []
-        for stage, study in self.studies:
-            for t in sorted(self._budget(study).finished(), key=lambda t: t.number):
-                row = trial_summary(t)
-                row["stage"] = stage
-                row["reason"] = t.user_attrs.get("fail_reason") or t.user_attrs.get(
-                    "prune_reason", ""
-                )
-                out.append(row)
-        for i, row in enumerate(out):
-            row["order"] = i
-        return out
-
-    def _interrupted(self) -> int:
-        return sum(
-            t.user_attrs.get(STATUS_ATTR) == "interrupted"
-            for _, study in self.studies
-            for t in study.get_trials(deepcopy=False)
-        )
-
-    def _caveats(self, finished: list[dict[str, Any]]) -> list[str]:
-        values = [t["value"] for t in finished if t["state"] == "COMPLETE"]
-        if len(values) >= 2 and len(set(values)) == 1:
-            return [
-                f"all {len(values)} complete trials scored exactly {values[0]:.5g}: the searched "
-                "parameters did not change the result on these folds"
-            ]
-        return []
-
-    def _importances(self, finished: list[dict[str, Any]]) -> tuple[dict[str, float], str]:
-        """fANOVA importances of the flat study (or stage 1), only when they can mean something."""
-        import optuna
-
-        stage, study = self.studies[0] if self.studies else (1, self.study)
-        mine = [t for t in finished if t["stage"] == stage and t["state"] == "COMPLETE"]
-        space = [k for k in (mine[0]["params"] if mine else {})]
-        if len(space) < 2:
-            return {}, "omitted: fewer than 2 parameters searched together"
-        if len(mine) < IMPORTANCE_MIN_TRIALS:
-            return {}, (
-                f"omitted: {len(mine)} complete trials (at least {IMPORTANCE_MIN_TRIALS} needed)"
-            )
-        if len({t["value"] for t in mine}) < IMPORTANCE_MIN_DISTINCT:
-            return {}, "omitted: the complete trials scored (almost) the same"
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", UserWarning)
-                raw = optuna.importance.get_param_importances(study)
-            return {k: float(v) for k, v in raw.items()}, ""
-        except (RuntimeError, ValueError, ZeroDivisionError) as exc:
-            return {}, f"omitted: {str(exc).splitlines()[0][:120]}"
-
-    # --------------------------------------------------------------------------- refit
-    def refit(self, result: TuneResult, baseline: CVScore) -> None:
-        """Train the chosen configuration on all training data (for the median of its folds'
-        epochs); save it when ``refit`` is a path; score it, the refit baseline and (when the
-        baseline was kept) the best stack found on the test split."""
-        import torch
-
-        s, config, dev = self.settings, self.config, self.device
-        tr = torch.as_tensor(self.train_idx, device=dev)
-        X_tr, y_tr = self.X_all[tr], self.y_all[tr]
-        fit_args = {"task": s.task, "config": config, "device": dev, "seed": s.seed}
-
-        def fit(stack, score: CVScore):
-            epochs = (
-                max(1, round(statistics.median(score.fold_epochs)))
-                if score.fold_epochs
-                else config.max_epochs
-            )
-            params = {p.technique: {k: p.params[k] for k in p.search_space} for p in stack}
-            model = fit_model(self.model_fn, stack, params, X_tr, y_tr, epochs=epochs, **fit_args)
-            return model, epochs
-
-        assert result.best is not None
-        model, epochs = fit(result.best_stack, result.best)
-        result.refit_epochs, result.refit_model = epochs, model
-        if s.refit and not isinstance(s.refit, bool):
-            path = Path(s.refit)
-            path.parent.mkdir(parents=True, exist_ok=True)
-            torch.save({k: v.detach().cpu() for k, v in model.state_dict().items()}, path)
-            result.refit_path = str(path)
-        if self.test_idx is None:
-            return
-        te = torch.as_tensor(self.test_idx, device=dev)
-        X_te, y_te = self.X_all[te], self.y_all[te]
-
-        def score(m) -> float:
-            return evaluate_model(m, X_te, y_te, task=s.task, config=config)
-
-        base_model = model if not result.beats_baseline else fit(_empty_stack(), baseline)[0]
-        result.test = {
-            "best": score(model),
-            "baseline": score(base_model),
-            "samples": len(self.test_idx),
-        }
-        if not result.beats_baseline and result.candidate is not None:
-            result.test["candidate"] = score(fit(result.candidate_stack, result.candidate)[0])
-
 
 @contextlib.contextmanager
 def _quiet_optuna():
@@ -646,49 +484,3 @@ def _quiet_optuna():
         yield
     finally:
         optuna.logging.set_verbosity(level)
-
-
-def _empty_stack():
-    from advisor.regularizers import Stack
-
-    return Stack.from_dict(_EMPTY_STACK)
-
-
-def _score(trial) -> CVScore:
-    return CVScore(
-        float(trial.value),
-        float(trial.user_attrs.get("cv_std", math.nan)),
-        list(trial.user_attrs.get("fold_scores", [])),
-        list(trial.user_attrs.get("fold_epochs", [])),
-    )
-
-
-def _best_complete(study, direction: str, n_trials: int):
-    from optuna.trial import TrialState
-
-    budget = TrialBudget(study, None, n_trials)
-    complete = [t for t in budget.finished() if t.state == TrialState.COMPLETE]
-    if not complete:
-        return None
-    pick = max if direction == "maximize" else min
-    return pick(complete, key=lambda t: t.value)
-
-
-def _flat_params(stack) -> dict[str, Any]:
-    if stack is None:
-        return {}
-    return {f"{p.technique}.{k}": p.params[k] for p in stack for k in p.search_space}
-
-
-def _holdout(data, task: str, test_size: float, seed: int):
-    import numpy as np
-    from sklearn.model_selection import train_test_split
-
-    n = len(data)
-    idx = np.arange(n)
-    if task == "timeseries":  # the test block is the future: the last samples
-        cut = n - max(1, round(n * test_size))
-        return idx[:cut], idx[cut:]
-    stratify = data.y.numpy() if task == "classification" else None
-    tr, te = train_test_split(idx, test_size=test_size, random_state=seed, stratify=stratify)
-    return np.sort(tr), np.sort(te)

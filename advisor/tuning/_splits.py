@@ -13,7 +13,7 @@ from typing import Any
 
 from advisor.errors import ConfigError, DataError
 
-__all__ = ["TASKS", "make_folds"]
+__all__ = ["TASKS", "holdout_split", "make_folds"]
 
 TASKS = ("classification", "regression", "timeseries")
 
@@ -77,3 +77,18 @@ def make_folds(
     return [
         (np.asarray(tr, dtype=np.int64), np.asarray(va, dtype=np.int64)) for tr, va in pairs
     ], name
+
+
+def holdout_split(n: int, y, task: str, test_size: float, seed: int):
+    """Train and test indices of ``n`` samples: the last samples for a time series (the
+    future), else a random split, stratified on the labels ``y`` for classification."""
+    import numpy as np
+    from sklearn.model_selection import train_test_split
+
+    idx = np.arange(n)
+    if task == "timeseries":  # the test block is the future: the last samples
+        cut = n - max(1, round(n * test_size))
+        return idx[:cut], idx[cut:]
+    stratify = np.asarray(y) if task == "classification" else None
+    tr, te = train_test_split(idx, test_size=test_size, random_state=seed, stratify=stratify)
+    return np.sort(tr), np.sort(te)

@@ -32,7 +32,6 @@ import signal
 import sys
 import threading
 import time
-import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from types import FunctionType
@@ -40,9 +39,17 @@ from typing import Any
 
 from advisor.errors import ConfigError
 from advisor.tuning._factory import load_factory, spec_of
-from advisor.tuning._loop import LoopTiming, TrialLoop
+from advisor.tuning._loop import LoopTiming
+from advisor.tuning._worker_process import (
+    StageJob,
+    WorkerSetup,
+    one_line,
+    send,
+    worker_main,
+)
 
 __all__ = [
+    "StageJob",
     "WorkerPool",
     "WorkerSetup",
     "WorkersFailed",
@@ -62,7 +69,7 @@ FORKSERVER_PRELOAD = (
     "torch._dynamo",
     "optuna",
     "advisor.regularizers",
-    "advisor.tuning._workers",
+    "advisor.tuning._worker_process",
 )
 
 
@@ -76,36 +83,6 @@ def available_cores() -> int:
         return max(1, len(os.sched_getaffinity(0)))
     except (AttributeError, OSError):  # not Linux
         return max(1, os.cpu_count() or 1)
-
-
-# --------------------------------------------------------------------------- what workers get
-@dataclass
-class WorkerSetup:
-    """What every worker needs once: the factory, the data and folds, the storage, the sampler."""
-
-    model_fn: Callable[..., Any]
-    X: Any  # tensors on the CPU; each worker moves them to ``cv_args["device"]``
-    y: Any
-    fold_pairs: list
-    cv_args: dict[str, Any]
-    storage: Any  # a spec for open_storage (None, URL, path) or a pickled storage (bytes)
-    sampler: str
-    seed: int
-    pruner: Any
-    stale_after: float
-    threads: int
-    verbosity: int  # Optuna's log level in the parent, kept in the workers
-
-
-@dataclass
-class StageJob:
-    """One study for all workers: train its trials until ``n_trials`` are finished."""
-
-    study_name: str
-    stack: Any
-    n_trials: int
-    seconds_left: float | None  # the tune() timeout, as seconds from now
-    seeded: bool  # False for a resumed study: a reseeded sampler would repeat its first trials
 
 
 class _SpecPickler(pickle.Pickler):
@@ -151,7 +128,7 @@ def cannot_send(model_fn, config, pruner, device) -> str:
         cause = (
             "a lambda, a nested function or one typed into a notebook"
             if isinstance(exc, pickle.PicklingError)
-            else _one_line(exc)
+            else one_line(exc)
         )
         why = f"model_fn {name} cannot be sent to a new process ({cause})"
     if getattr(device, "type", "cpu") == "cuda":
@@ -212,124 +189,8 @@ def worker_storage(storage: Any) -> Any:
     except (pickle.PicklingError, AttributeError, TypeError) as exc:
         raise ConfigError(
             f"storage of tune ({type(storage).__name__}) cannot be sent to worker processes "
-            f"({_one_line(exc)}); with n_jobs > 1 pass a journal file path or a database URL."
+            f"({one_line(exc)}); with n_jobs > 1 pass a journal file path or a database URL."
         ) from None
-
-
-# ------------------------------------------------------------------------------ the worker
-class _ParentGone(Exception):
-    """The parent process died: stop after the current trial."""
-
-
-def _worker_main(index: int, conn, payload: Any, threads: int) -> None:
-    """A worker process: set up once, then run each stage job the parent sends until None."""
-    os.environ["OMP_NUM_THREADS"] = str(threads)  # before torch is imported by the payload
-    # Ctrl-C reaches every worker, and the parent then interrupts them again: the second
-    # signal must not cut short the first one's handler, which marks the trial interrupted.
-    signal.signal(signal.SIGINT, _interrupt_once)
-    try:
-        _serve(index, conn, payload, os.getppid())
-    except (KeyboardInterrupt, _ParentGone):  # Ctrl-C reaches every worker; the parent reports
-        return
-
-
-def _interrupt_once(signum, frame) -> None:
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    raise KeyboardInterrupt
-
-
-def _serve(index: int, conn, payload: Any, parent: int) -> None:
-    try:
-        setup = pickle.loads(payload) if isinstance(payload, bytes) else payload
-        storage = _open_worker_storage(setup.storage)
-        X, y = _to_device(setup)
-    except Exception as exc:  # reported to the parent, which raises it
-        _send(conn, ("error", _one_line(exc), _pickled(exc), True, traceback.format_exc()))
-        return
-    _send(conn, ("ready", os.getpid()))
-
-    def check_parent() -> None:
-        if os.getppid() != parent:
-            raise _ParentGone
-
-    while True:
-        try:
-            job = conn.recv()
-        except (EOFError, OSError):  # the parent is gone
-            return
-        if job is None:
-            return
-        try:
-            timing = _stage_loop(setup, storage, X, y, job, index).run(check_parent)
-        except (KeyboardInterrupt, _ParentGone):
-            raise
-        except BaseException as exc:  # reported to the parent, which raises it
-            _send(conn, ("error", _one_line(exc), _pickled(exc), False, traceback.format_exc()))
-            return
-        _send(conn, ("done", timing.wall, timing.train))
-
-
-def _open_worker_storage(spec: Any):
-    if isinstance(spec, bytes):
-        return pickle.loads(spec)
-    from advisor.tuning._study import open_storage
-
-    return open_storage(spec)[0]
-
-
-def _to_device(setup: WorkerSetup):
-    import optuna
-    import torch
-
-    torch.set_num_threads(setup.threads)
-    optuna.logging.set_verbosity(setup.verbosity)
-    device = setup.cv_args["device"]
-    return setup.X.to(device), setup.y.to(device)
-
-
-def _stage_loop(setup: WorkerSetup, storage, X, y, job: StageJob, index: int) -> TrialLoop:
-    import optuna
-
-    from advisor.tuning._study import make_sampler
-
-    # Each worker its own seed: two samplers seeded alike would propose the same trials.
-    seed = setup.seed * 1000 + index + 1 if job.seeded else None
-    sampler = make_sampler(setup.sampler, seed, parallel=True)
-    study = optuna.load_study(
-        study_name=job.study_name, storage=storage, sampler=sampler, pruner=setup.pruner
-    )
-    deadline = None if job.seconds_left is None else time.perf_counter() + job.seconds_left
-    return TrialLoop(
-        study=study,
-        storage=storage,
-        stack=job.stack,
-        n_trials=job.n_trials,
-        model_fn=setup.model_fn,
-        X=X,
-        y=y,
-        fold_pairs=setup.fold_pairs,
-        cv_args=setup.cv_args,
-        stale_after=setup.stale_after,
-        deadline=deadline,
-    )
-
-
-def _send(conn, message) -> None:
-    with contextlib.suppress(OSError, EOFError):  # the other end is gone: nobody to tell
-        conn.send(message)
-
-
-def _pickled(exc: BaseException) -> bytes | None:
-    try:
-        return pickle.dumps(exc)
-    except Exception:  # one that does not pickle is described in words
-        return None
-
-
-def _one_line(exc: BaseException) -> str:
-    lines = str(exc).strip().splitlines()
-    text = lines[0][:200] if lines else ""
-    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
 # ------------------------------------------------------------------------------ the parent
@@ -456,7 +317,7 @@ class WorkerPool:
         index = self._next_index
         self._next_index += 1
         process = self.ctx.Process(
-            target=_worker_main,
+            target=worker_main,
             args=(index, child_end, self.payload, self.threads),
             name=f"advisor-tune-worker-{index}",
             daemon=True,  # never outlives the parent
@@ -478,7 +339,7 @@ class WorkerPool:
             if not w.process.is_alive():
                 continue
             if clean:
-                _send(w.conn, None)
+                send(w.conn, None)
             else:
                 with contextlib.suppress(OSError):
                     os.kill(w.process.pid, signal.SIGINT)
@@ -502,7 +363,7 @@ class WorkerPool:
         timing = LoopTiming()
         for w in self.workers:
             w.job_done = False
-            _send(w.conn, job)
+            send(w.conn, job)
         while any(not w.job_done for w in self.workers):
             self._wait(POLL_S)
             for w in list(self.workers):
@@ -561,7 +422,7 @@ class WorkerPool:
         with self.before_fork() if self.method == "fork" else contextlib.nullcontext():
             new = self._spawn()
         new.job_done = False
-        _send(new.conn, job)
+        send(new.conn, job)
         self.workers.append(new)
         self.say(
             f"advisor tune: worker {dead.index} (pid {dead.process.pid}) {_how(dead.process)}; "

@@ -8,7 +8,7 @@ import importlib
 import pytest
 
 MODULES = [
-    "_stack", "_penalties", "_losses", "_early_stopping", "_mix", "_augment", "_surgery", "_stochastic_depth", "_apply", "_swa",
+    "_stack", "_penalties", "_losses", "_early_stopping", "_mix", "_augment", "_surgery", "_stochastic_depth", "_apply", "_swa", "_extensions",
 ]  # fmt: skip
 
 
