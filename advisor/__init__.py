@@ -18,6 +18,7 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
+from advisor._version import __version__
 from advisor.errors import (
     AdvisorError,
     CheckpointError,
@@ -27,8 +28,6 @@ from advisor.errors import (
     RuleError,
     UnsafeCheckpointError,
 )
-
-__version__ = "0.1.0"
 
 _LAZY: dict[str, str] = {
     "load_curves": "advisor.curves",

@@ -19,6 +19,7 @@ class Displayable:
     """Mixin giving a result ``to_json``, ``_repr_html_`` and ``plot``."""
 
     def to_dict(self) -> dict[str, Any]:  # pragma: no cover - every subclass overrides
+        """The result as a JSON-ready dict (what ``to_json`` writes); every result overrides it."""
         raise NotImplementedError
 
     def to_json(self, *, indent: int | None = 2) -> str:

@@ -60,21 +60,23 @@ TASK_WORDS: dict[str, tuple[str | None, str | None]] = {
 # --------------------------------------------------------------------------- did you mean
 
 
-def close_match(word: Any, options: Iterable[Any]) -> str | None:
-    """The option closest to ``word`` (difflib, cutoff 0.6), or ``None``."""
+def close_match(word: Any, options: Iterable[Any], *, cutoff: float = 0.6) -> str | None:
+    """The option closest to ``word`` (difflib's ratio at least ``cutoff``), or ``None``."""
     texts = [str(o) for o in options]
-    close = difflib.get_close_matches(str(word), texts, n=1)
+    close = difflib.get_close_matches(str(word), texts, n=1, cutoff=cutoff)
     return close[0] if close else None
 
 
-def did_you_mean(word: Any, options: Iterable[Any], *, parens: bool = False) -> str:
+def did_you_mean(
+    word: Any, options: Iterable[Any], *, parens: bool = False, cutoff: float = 0.6
+) -> str:
     """``" Did you mean 'x'?"`` (or ``" (did you mean 'x'?)"`` with ``parens``), or ``""``.
 
     Example:
         >>> did_you_mean("dropuot", ["dropout", "l2"])
         " Did you mean 'dropout'?"
     """
-    close = close_match(word, options)
+    close = close_match(word, options, cutoff=cutoff)
     if close is None:
         return ""
     return f" (did you mean '{close}'?)" if parens else f" Did you mean '{close}'?"

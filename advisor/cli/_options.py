@@ -27,6 +27,11 @@ class PathListOption(click.Option):
     """
 
     def type_cast_value(self, ctx: click.Context, value: Any) -> Any:
+        """Convert the value to a tuple of paths.
+
+        A single string or path (the ``[tool.advisor]`` form) becomes a one-item tuple first; click
+        then converts each item as for the repeated flag.
+        """
         if isinstance(value, str | Path):
             value = (value,)
         return super().type_cast_value(ctx, value)

@@ -49,6 +49,7 @@ class Context:
 
     @property
     def is_loss(self) -> bool:
+        """Whether the judged series (``primary``) is a loss."""
         return is_loss(self.primary.series)
 
 

@@ -43,6 +43,12 @@ CLOSE_GAP = 0.25  # validation within 25 % of the train value counts as "close t
 
 
 def high_plateau(ctx: Context) -> Finding | None:
+    """Rule 6: train and validation loss stay high together (a high plateau): underfitting.
+
+    Fires when both the best validation loss and the final training loss stay above
+    ``UNDERFIT_CHANCE`` of the chance level ln K, validation ends within ``CLOSE_GAP`` of train,
+    and no accuracy-like metric shows that the model learned.
+    """
     if ctx.train_only or ctx.chance is None or not ctx.is_loss or _learned_metric_far(ctx):
         return None
     val, ln_k = ctx.primary, ctx.chance["loss"]
@@ -89,6 +95,16 @@ STRONG_LABEL_SMOOTHING = 0.2
 
 
 def strong_regularization(reg: dict[str, tuple[float, str]]) -> list[str]:
+    """The regularization settings at or above their "strong" limits, as readable items.
+
+    Args:
+        reg: ``{name: (value, source)}`` of ``weight_decay``, ``dropout`` and ``label_smoothing``
+            (any may be absent).
+
+    Returns:
+        One ``"name value (source)"`` item per setting at or above its ``STRONG_*`` limit; empty
+        when none is.
+    """
     out = []
     for name, limit in (
         ("weight_decay", STRONG_WEIGHT_DECAY),
@@ -110,6 +126,12 @@ GAP_ERROR_ABS = 0.1  # for accuracy-like metrics: at least 10 points of error be
 
 
 def large_gap(ctx: Context) -> Finding | None:
+    """Rule 7: validation ends far above training: mild overfitting.
+
+    Fires when the validation loss (or the error rate, 1 - accuracy, of an accuracy-like metric)
+    ends ``GAP_RATIO`` times the training value and the gap is at least ``GAP_OF_START`` of the
+    starting loss (``GAP_ERROR_ABS`` of error), even without a rising validation curve.
+    """
     if ctx.train_only or ctx.train is None:
         return None
     val, train = ctx.primary, ctx.train
@@ -145,6 +167,11 @@ LITTLE_GAIN = 0.1
 
 
 def little_gain(ctx: Context) -> Finding | None:
+    """Rule 8: validation (and training) improved less than ``LITTLE_GAIN`` from the start.
+
+    The verdict is underfitting; the rule does not fire when an accuracy-like metric shows that
+    the model learned.
+    """
     if ctx.train_only or learned_metric(ctx):
         return None
     val_gain = ctx.primary.gain()
@@ -170,6 +197,10 @@ PLATEAU_FLOOR = 0.05
 
 
 def plateau(ctx: Context) -> Finding:
+    """Rule 9, the fallback when no other rule fires: validation levelled off, a good fit.
+
+    Without a validation series (``train_only``) it can only say that training levelled off.
+    """
     tr = ctx.primary
     if ctx.train_only:
         return Finding(

@@ -165,6 +165,7 @@ def _has_values(s: Series | None) -> bool:
 
 
 def where(curves: Curves) -> str:
+    """Where ``curves`` came from, for error messages: the source path, else ``"curves"``."""
     return str(curves.source) if curves.source else "curves"
 
 

@@ -10,7 +10,6 @@ applies an explicit column mapping (``--train/--val/--metric``) when one was giv
 
 from __future__ import annotations
 
-import difflib
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from advisor._validation import did_you_mean
 from advisor.curves._types import HIGHER_IS_BETTER, Curves, Series
 from advisor.errors import CurveFormatError
 
@@ -252,11 +252,6 @@ class Mapping:
         return bool(self.train_key or self.val_key or self.metric_key)
 
 
-def _did_you_mean(key: str, available: list[str]) -> str:
-    close = difflib.get_close_matches(key, available, n=1, cutoff=0.5)
-    return f" Did you mean {close[0]!r}?" if close else ""
-
-
 def _apply_mapping(raw: RawRun, mapping: Mapping) -> None:
     available = list(raw.columns) if raw.columns else [s.key for s in raw.series]
     where = raw.source or "curves"
@@ -273,7 +268,7 @@ def _apply_mapping(raw: RawRun, mapping: Mapping) -> None:
             shown = ", ".join(available) if available else "none"
             raise CurveFormatError(
                 f"{where}: {flag} {key!r} names no series in this file (available: {shown});"
-                f" pass one of those names.{_did_you_mean(key, available)}"
+                f" pass one of those names.{did_you_mean(key, available, cutoff=0.5)}"
             )
         parsed = normalise_key(key)
         metric = parsed[1] if parsed else slugify(key)

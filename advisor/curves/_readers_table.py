@@ -80,6 +80,7 @@ class Table:
         self._num: dict[str, tuple[np.ndarray, np.ndarray, int | None]] = {}
 
     def line_of(self, index: int) -> int:
+        """The file line (1-based) of row ``index``, for error messages."""
         return self.lines[index] if self.lines is not None else self.first_line + index
 
     def numeric(self, name: str) -> tuple[np.ndarray, np.ndarray, int | None]:
@@ -108,6 +109,12 @@ class Table:
         return self._num[name]
 
     def bad_cell(self, name: str, index: int) -> CurveFormatError:
+        """The ``CurveFormatError`` (returned, not raised) for a non-numeric cell.
+
+        Args:
+            name: the column.
+            index: the row, 0-based; the message gives its file line.
+        """
         cell = self.cells[name][index]
         return CurveFormatError(
             f"{self.source}: non-numeric value {cell[:40]!r} in column {name!r} at line"

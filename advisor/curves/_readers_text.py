@@ -75,6 +75,7 @@ def undecodable_at(text: str) -> int:
 
 
 def count_undecodable(text: str) -> int:
+    """How many bytes of ``text`` were not UTF-8 (the lone surrogates ``decode_log`` keeps)."""
     return len(_UNDECODABLE.findall(text))
 
 

@@ -84,6 +84,7 @@ class Series:
         return np.isfinite(self.values)
 
     def to_dict(self) -> dict[str, Any]:
+        """The series as a JSON-ready dict (``epochs`` and ``values`` as lists)."""
         return {
             "split": self.split,
             "metric": self.metric,
@@ -122,24 +123,34 @@ class Curves(Displayable):
     hparams: dict[str, Any] = field(default_factory=dict)
 
     def get(self, split: str, metric: str) -> Series | None:
+        """The ``Series`` of ``split`` and normalised ``metric``, or ``None`` when not logged."""
         return self.series.get((split, metric))
 
     def metrics(self, split: str) -> list[str]:
+        """The normalised metric names logged for ``split``, in the order they were read."""
         return [m for (s, m) in self.series if s == split]
 
     @property
     def train_loss(self) -> Series | None:
+        """The training loss series, or ``None`` when none was logged."""
         return self.get("train", "loss")
 
     @property
     def val_loss(self) -> Series | None:
+        """The validation loss series, or ``None`` when none was logged."""
         return self.get("val", "loss")
 
     @property
     def n_epochs(self) -> int:
+        """The number of points of the longest series (0 without series)."""
         return max((len(s) for s in self.series.values()), default=0)
 
     def to_dict(self, *, values: bool = True) -> dict[str, Any]:
+        """The curves as a JSON-ready dict.
+
+        Keys ``format``, ``source``, ``run``, ``notes``, ``hparams`` and ``series`` (one dict per
+        series); ``values=False`` leaves each series' ``epochs`` and ``values`` out.
+        """
         out: dict[str, Any] = {
             "format": self.format,
             "source": str(self.source) if self.source else None,

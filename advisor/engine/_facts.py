@@ -90,6 +90,7 @@ class Fact:
     source: str
 
     def to_dict(self) -> dict[str, Any]:
+        """``{"value", "origin", "source"}``; ``Facts.to_dict`` files it under the name."""
         return {"value": self.value, "origin": self.origin, "source": self.source}
 
 

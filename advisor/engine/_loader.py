@@ -46,9 +46,7 @@ _FILE_ORDER = {
 
 def builtin_rules_dir() -> Path:
     """The folder of the built-in rules: ``advisor/rules`` in a wheel, ``rules/`` in a checkout."""
-    import advisor
-
-    package = Path(advisor.__file__).resolve().parent
+    package = Path(__file__).resolve().parent.parent  # advisor/
     for candidate in (package / "rules", package.parent / "rules"):
         if candidate.is_dir() and any(candidate.glob("*.toml")):
             return candidate
@@ -198,6 +196,14 @@ def _parse_file(path: Path, *, builtin: bool) -> tuple[list[Rule], list[str]]:
 
 
 def rule_files(directory: Path) -> list[Path]:
+    """The ``*.toml`` rule files of ``directory``, in load order (a file is returned alone).
+
+    Files named after the built-in concerns (``fit_state``, ``dataset_size`` ...) come first in
+    that order, then the others by name; later ``set`` effects win, so the order matters.
+
+    Raises:
+        RuleError: the folder does not exist or holds no ``*.toml`` file.
+    """
     if not directory.exists():
         raise RuleError(
             f"rules folder {directory} does not exist; pass an existing folder of *.toml rule files."

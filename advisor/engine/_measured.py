@@ -22,6 +22,7 @@ def _first(mapping: Mapping[str, Any], *keys: str) -> Any:
 
 
 def number(value: Any) -> float | None:
+    """``value`` as a finite float; ``None`` for booleans, ``None``, non-numbers, NaN and inf."""
     if isinstance(value, bool) or value is None:
         return None
     try:

@@ -25,6 +25,11 @@ class RuleHit:
     weight: float = 0.0
 
     def to_dict(self) -> dict[str, Any]:
+        """The hit as a JSON-ready dict (an item of a recommendation's ``rules``).
+
+        Keys: the rule's ``id``, ``title``, ``rationale``, ``guidance`` and ``source``, and the
+        ``effect`` it had here.
+        """
         return {
             "id": self.rule.id,
             "title": self.rule.title,
@@ -66,6 +71,11 @@ class Recommendation:
     vetoed: bool = False
 
     def to_dict(self) -> dict[str, Any]:
+        """The entry as a JSON-ready dict (an item of ``recommendations`` or ``discouraged``).
+
+        ``vetoed`` is present only for discouraged entries (``stage`` is ``None``); ``evidence``
+        gives each fact's value and origin.
+        """
         out = {
             "technique": self.technique,
             "kind": self.kind,

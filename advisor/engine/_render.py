@@ -80,13 +80,10 @@ def stage_one_snippet(recs: Recommendations) -> str:
     The code is written for the plan's set-up (``recs.setup``): the loss of its objective, the
     optimizer in effect and the declared learning rate (or a placeholder saying what to use).
     """
-    # Display path: the one kind of upward import, lazy. advisor.report.stack_code does not
-    # take the set-up yet, so the code generator is called directly.
-    from advisor.regularizers import Stack
-    from advisor.regularizers._codegen import stack_to_code
+    # Display path: the one kind of upward import (docs/architecture.md), lazy.
+    from advisor.report import stack_code
 
-    stack = Stack.from_dict(recs.to_stack(max_stage=1))
-    return stack_to_code(stack, setup=recs.setup) if len(stack) else ""
+    return stack_code(recs.to_stack(max_stage=1), setup=recs.setup)
 
 
 def render_recommendations(recs: Recommendations):

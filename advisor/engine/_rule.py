@@ -45,6 +45,7 @@ class Rule:
 
     @property
     def when(self) -> str:
+        """The rule's ``when`` condition, as written in the file."""
         return self.condition.text
 
     @property
@@ -75,6 +76,7 @@ class Rule:
             ) from None
 
     def to_dict(self) -> dict[str, Any]:
+        """The rule as a JSON-ready dict (what ``advisor rules show --format json`` prints)."""
         return {
             "id": self.id,
             "slug": self.slug,
@@ -116,7 +118,9 @@ class RuleSet:
         return len(self.rules)
 
     def get(self, rule_id: str) -> Rule | None:
+        """The rule with id ``rule_id`` (``"FIT-001"``), or ``None``."""
         return next((r for r in self.rules if r.id == rule_id), None)
 
     def ids(self) -> list[str]:
+        """The ids of the rules, in the order they are evaluated."""
         return [r.id for r in self.rules]

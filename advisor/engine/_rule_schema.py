@@ -182,6 +182,7 @@ def _effect_kind(value: Any) -> str | None:
 
 
 def kind_of(effect: BaseModel) -> str:
+    """The kind of a validated effect: the ``EFFECT_KINDS`` key it holds (``"recommend"`` ...)."""
     return next(k for k in EFFECT_KINDS if k in type(effect).model_fields)
 
 
@@ -204,6 +205,8 @@ Effect = Annotated[
 
 
 class Cases(_Strict):
+    """A rule's test cases: fact sets it must fire on (``fire``) and must not (``no_fire``)."""
+
     fire: list[dict[str, Any]] = Field(default_factory=list)
     no_fire: list[dict[str, Any]] = Field(default_factory=list)
 
@@ -236,6 +239,11 @@ class RuleModel(_Strict):
 
 
 class FileModel(_Strict):
+    """The schema of a rule file's top level: ``concern``, ``description`` and ``[[rules]]``.
+
+    Each ``[[rules]]`` entry is kept as a raw dict here and checked with ``RuleModel`` on its own.
+    """
+
     concern: str = Field(min_length=2)
     description: str = ""
     rules: list[dict[str, Any]] = Field(default_factory=list)

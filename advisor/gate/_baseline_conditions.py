@@ -39,6 +39,7 @@ class BaselineCondition(Condition):
     baseline_name: str | None = None
 
     def explain(self) -> str:
+        """One sentence saying when this measure fails (the prediction interval and tolerance)."""
         return (
             f"Fails when the run's {self.measure} is worse than the baseline mean by more than "
             f"k = {self.k:.2f} x sqrt(std^2 (1 + 1/n) + noise^2 / m) (one-sided prediction "
@@ -52,6 +53,12 @@ class BaselineCondition(Condition):
         )
 
     def spread(self, cand: dict[str, Any] | None) -> float:
+        """The scale a difference from the baseline mean is measured in.
+
+        ``sqrt(std^2 (1 + 1/n) + noise^2 / m)`` from the baseline entry (the curve noise stands in
+        for ``std`` below two baseline runs); the noise of ``cand``, the run's measure, is used when
+        a version-1 baseline stored none. Never below a tiny fraction (1e-6) of the mean.
+        """
         e = self.entry
         n = int(e.get("n") or 1)
         noise = e.get("noise")
@@ -64,6 +71,13 @@ class BaselineCondition(Condition):
         return max(s, 1e-6 * max(abs(float(e["mean"])), 1e-6))
 
     def evaluate(self, ctx: GateContext) -> CheckResult:
+        """Compare the run's measure with the baseline mean.
+
+        Returns:
+            FAIL when the run is worse by more than ``k`` spreads (plus the tolerance), WARN instead
+            for a diagnostic measure when the run is better on the primary measure, else PASS; FAIL
+            when the run does not log the series the baseline measured.
+        """
         e = self.entry
         split, metric, bkey = e["split"], e["metric"], e.get("key")
         cand = ctx.measures.get(e["_name"])

@@ -83,12 +83,15 @@ class Condition:
     measure: str = ""
 
     def evaluate(self, ctx: GateContext) -> CheckResult:  # pragma: no cover - abstract
+        """The ``CheckResult`` of this condition on the run in ``ctx`` (subclasses implement it)."""
         raise NotImplementedError
 
     def explain(self) -> str:  # pragma: no cover - abstract
+        """One sentence saying what fails (each subclass implements it)."""
         raise NotImplementedError
 
     def rule(self) -> dict[str, str]:
+        """The condition as a rule description: ``id``, ``name``, ``measure``, ``description``."""
         return {
             "id": self.id,
             "name": self.name,
@@ -107,6 +110,7 @@ class VerdictCondition(Condition):
     measure: str = "fit verdict of the learning curves"
 
     def evaluate(self, ctx: GateContext) -> CheckResult:
+        """FAIL when the fit verdict is one of ``failing``, else PASS."""
         fit = ctx.fit
         conf = f"{fit.verdict} (confidence {fit.confidence:.2f}, {fit.rule})"
         if fit.verdict in self.failing:
@@ -123,6 +127,7 @@ class VerdictCondition(Condition):
         )
 
     def explain(self) -> str:
+        """One sentence listing the failing verdicts."""
         listed = ", ".join(self.failing) or "none"
         return f"Fails when the fit verdict is one of: {listed}."
 
@@ -137,11 +142,13 @@ class LimitCondition(Condition):
     missing: str = ""
 
     def evaluate(self, ctx: GateContext) -> CheckResult:
+        """Check the value ``getter`` reads from the fit against ``limit`` (``upper_check``)."""
         return upper_check(
             self.id, self.name, self.getter(ctx.fit), self.limit, self.what, self.missing
         )
 
     def explain(self) -> str:
+        """One sentence giving the limit and the WARN band just below it."""
         return f"Fails when the {self.measure} exceeds {self.limit:g}; WARN within 10 % below it."
 
 
@@ -155,11 +162,19 @@ class MinBestMetricCondition(Condition):
     measure: str = "best logged value of the validation metric"
 
     def evaluate(self, ctx: GateContext) -> CheckResult:
+        """Check the best validation metric against ``limit``.
+
+        Returns:
+            FAIL when the best value is below ``limit`` (above it for a lower-is-better metric),
+            WARN when no accuracy-like metric was logged, ERROR when the metric could not be
+            chosen.
+        """
         if ctx.metric_error is not None:
             return CheckResult(self.id, self.name, Status.ERROR, message=ctx.metric_error)
         return _metric_check(ctx.metric_info, self.limit)
 
     def explain(self) -> str:
+        """One sentence giving the lowest allowed best metric."""
         return (
             f"Fails when the best validation metric is below {self.limit:g} "
             "(above it for a lower-is-better metric)."

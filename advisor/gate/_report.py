@@ -42,6 +42,7 @@ class CheckResult:
     message: str = ""
 
     def to_dict(self) -> dict[str, Any]:
+        """The check as a JSON-ready dict (an item of ``checks`` in the JSON report)."""
         return {
             "id": self.id,
             "title": self.title,
@@ -66,19 +67,23 @@ class CheckReport(Displayable):
 
     @property
     def exit_code(self) -> int:
+        """1 when a check FAILed or ERRORed, else 0."""
         return 1 if any(r.status in (Status.FAIL, Status.ERROR) for r in self.results) else 0
 
     @property
     def passed(self) -> bool:
+        """Whether no check FAILed or ERRORed (``exit_code`` is 0)."""
         return self.exit_code == 0
 
     def counts(self) -> dict[str, int]:
+        """How many checks ended in each status: ``{"PASS": n, "WARN": n, "FAIL": n, ...}``."""
         out = {s.value: 0 for s in Status}
         for r in self.results:
             out[r.status.value] += 1
         return out
 
     def to_dict(self) -> dict[str, Any]:
+        """The report as a JSON-ready dict (the object of ``advisor check --format json``)."""
         return {
             "source": self.source,
             "passed": self.passed,

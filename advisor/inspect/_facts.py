@@ -66,6 +66,7 @@ class ModelFacts:
     reasons: dict[str, str] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        """The facts as a JSON-ready dict; ``reasons`` only for the facts that are ``None``."""
         data = {k: v for k, v in self.__dict__.items() if k not in ("evidence", "reasons")}
         data["layers"] = dict(self.layers)
         data["evidence"] = dict(self.evidence)
@@ -73,6 +74,7 @@ class ModelFacts:
         return data
 
     def unknown(self, name: str, reason: str) -> None:
+        """Set fact ``name`` to ``None`` and record ``reason``, why it is unknown."""
         setattr(self, name, None)
         self.reasons[name] = reason
 

@@ -36,6 +36,10 @@ class ModelReport(Displayable):
     format: str = "module"
 
     def to_dict(self) -> dict[str, Any]:
+        """The report as a JSON-ready dict.
+
+        Keys ``source``, ``format``, ``model``, ``weights``, ``training`` and ``curve_files``.
+        """
         from advisor._jsonutil import to_jsonable
 
         return {

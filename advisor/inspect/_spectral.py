@@ -96,6 +96,7 @@ class LayerWeights:
     evals: Any = field(default=None, repr=False, compare=False)
 
     def to_dict(self) -> dict[str, Any]:
+        """The layer's statistics as a dict, without the eigenvalues (``evals``)."""
         return {k: v for k, v in self.__dict__.items() if k != "evals"}
 
 
@@ -123,6 +124,16 @@ class WeightReport:
         return sorted(outside, key=distance, reverse=True)[:k]
 
     def summary(self) -> dict[str, Any]:
+        """The per-model HT-SR summary of the analysed layers.
+
+        Returns:
+            A dict: ``layers_analysed``, ``layers_skipped``, ``alpha_mean``, ``alpha_median``,
+            ``alpha_min``, ``alpha_max``, ``counts`` (layers per reading),
+            ``fraction_well_trained``, ``verdict`` (``well_trained`` when at least half the
+            analysed layers are, else the more frequent of ``over_trained`` and ``under_trained``)
+            and ``worst_layers`` (names, worst first). The alphas, the fraction and the verdict are
+            ``None`` when no layer was analysed.
+        """
         alphas = [layer.alpha for layer in self.analysed]
         counts = {"over_trained": 0, "well_trained": 0, "under_trained": 0}
         for layer in self.analysed:
@@ -153,6 +164,11 @@ class WeightReport:
         }
 
     def to_dict(self) -> dict[str, Any]:
+        """The report as a JSON-ready dict (JSON key ``weights``).
+
+        Keys ``method``, ``thresholds``, ``device``, ``seconds``, ``summary`` (``summary()``) and
+        ``layers``.
+        """
         return {
             "method": "ht-sr power-law fit of the ESD of W^T W (WeightWatcher conventions)",
             "thresholds": {

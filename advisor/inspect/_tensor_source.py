@@ -45,12 +45,15 @@ class TensorSource:
         return len(self._meta)
 
     def names(self) -> list[str]:
+        """The tensor names, in the checkpoint's order."""
         return list(self._meta)
 
     def shape(self, name: str) -> tuple[int, ...]:
+        """The shape of tensor ``name`` (known without reading its data)."""
         return self._meta[name][0]
 
     def dtype(self, name: str) -> str:
+        """The dtype of tensor ``name`` without the ``torch.`` prefix (``"float32"``)."""
         return self._meta[name][1]
 
     def get(self, name: str):

@@ -74,10 +74,12 @@ class AdvisorCallback(TrainerCallback):
 
     @property
     def alerts(self) -> list[Any]:
+        """The ``LiveAlert`` objects given so far, oldest first."""
         return self.monitor.alerts
 
     # -- Trainer events ----------------------------------------------------------------------
     def on_train_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+        """Start over (history, alerts, warning) on a fresh run; a resumed run keeps them."""
         if not getattr(state, "log_history", None):  # a fresh run (not a resume): start over
             self.history.clear()
             self.monitor.reset()
@@ -86,6 +88,11 @@ class AdvisorCallback(TrainerCallback):
     def on_log(
         self, args: Any, state: Any, control: Any, logs: dict[str, Any] | None = None, **kwargs: Any
     ) -> None:
+        """Record the Trainer's log dict, with its ``epoch`` and ``step``.
+
+        On the main process, after an evaluation (or at once on a non-finite loss), the live rule
+        judges the curves so far; a new alert is kept in ``alerts`` and warned about when ``warn``.
+        """
         if not logs:
             return
         entry = {k: _scalar(v) for k, v in logs.items()}
@@ -114,6 +121,10 @@ class AdvisorCallback(TrainerCallback):
             warnings.warn(alert.message, UserWarning, stacklevel=2)
 
     def on_train_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+        """Write the recorded logs to ``path`` as ``{"log_history": [...]}``, when ``path`` is set.
+
+        Only the main process writes.
+        """
         if self.path is not None and self.history and getattr(state, "is_world_process_zero", True):
             import json
 

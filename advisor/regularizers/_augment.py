@@ -420,6 +420,7 @@ class BatchAugment(nn.Module):
         self.generator = generator
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """The augmented batch in training mode; ``x`` unchanged in eval mode."""
         if not self.training:
             return x
         return augment(
@@ -432,4 +433,5 @@ class BatchAugment(nn.Module):
         )
 
     def extra_repr(self) -> str:
+        """``magnitude``, ``transforms`` and ``no_flip``, for the module's repr."""
         return f"magnitude={self.magnitude}, transforms={self.transforms}, no_flip={self.no_flip}"

@@ -39,6 +39,7 @@ class BatchTransform:
 
     @property
     def is_identity(self) -> bool:
+        """Whether it changes nothing: no augmentation, mixup or cutmix."""
         return self.augment is None and self.mixup is None and self.cutmix is None
 
     def __call__(self, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

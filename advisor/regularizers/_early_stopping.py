@@ -122,6 +122,10 @@ class EarlyStopping:
         return self.epoch >= 0 and self.best_epoch == self.epoch
 
     def state_dict(self) -> dict[str, Any]:
+        """The counters: ``best``, ``best_epoch``, ``epoch``, ``bad_epochs`` and ``stopped``.
+
+        The best weights kept for ``restore_best`` are not included.
+        """
         return {
             k: getattr(self, k) for k in ("best", "best_epoch", "epoch", "bad_epochs", "stopped")
         }

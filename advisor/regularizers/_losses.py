@@ -94,9 +94,11 @@ class SmoothedCrossEntropy(nn.Module):
         self.reduction = reduction
 
     def forward(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        """The loss of ``logits`` ``(N, K)`` against class indices or ``(N, K)`` probabilities."""
         return label_smoothing_loss(
             logits, target, smoothing=self.smoothing, reduction=self.reduction
         )
 
     def extra_repr(self) -> str:
+        """``smoothing``, for the module's repr."""
         return f"smoothing={self.smoothing}"

@@ -151,6 +151,7 @@ class Piece:
         return stage if isinstance(stage, int) and not isinstance(stage, bool) else None
 
     def to_dict(self) -> dict[str, Any]:
+        """The piece's JSON object: ``technique``, ``params``, ``search_space``, extra keys."""
         return {
             "technique": self.technique,
             "params": dict(self.params),
@@ -235,6 +236,7 @@ class Stack:
     # -- access ---------------------------------------------------------------------------
     @property
     def techniques(self) -> list[str]:
+        """The technique names of the pieces, in order."""
         return [p.technique for p in self.pieces]
 
     def __contains__(self, technique: object) -> bool:
@@ -247,6 +249,7 @@ class Stack:
         raise KeyError(technique)
 
     def get(self, technique: str) -> Piece | None:
+        """The piece of ``technique``, or ``None`` when the stack has none."""
         return next((p for p in self.pieces if p.technique == technique), None)
 
     @property
@@ -277,9 +280,11 @@ class Stack:
 
     # -- serialisation --------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
+        """The stack's JSON object: ``{"version": ..., "pieces": [...]}``."""
         return {"version": self.version, "pieces": [p.to_dict() for p in self.pieces]}
 
     def to_json(self, *, indent: int | None = 2) -> str:
+        """The stack as JSON text (``Stack.from_json`` reads it); NaN/inf raise ``ValueError``."""
         return json.dumps(self.to_dict(), indent=indent, allow_nan=False)
 
     def with_params(self, values: Mapping[str, Mapping[str, Any]]) -> Stack:

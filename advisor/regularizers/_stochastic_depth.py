@@ -72,9 +72,11 @@ class DropPath(nn.Module):
         self.batch_dim = batch_dim
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """:func:`drop_path` of ``x`` with this module's ``p`` (identity in eval mode)."""
         return drop_path(x, self.p, training=self.training, batch_dim=self.batch_dim)
 
     def extra_repr(self) -> str:
+        """``p``, for the module's repr."""
         return f"p={self.p:.4g}"
 
 

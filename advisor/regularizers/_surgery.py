@@ -112,6 +112,7 @@ class LastDimBatchNorm(nn.BatchNorm1d):
     _advisor_leaf = True  # opaque to torch.fx (its rank check is Python control flow)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Normalise the last dimension, every other position counted as a sample."""
         if x.ndim == 2:
             return super().forward(x)
         shape = x.shape
@@ -304,4 +305,5 @@ def insert_batch_norm(
 
 
 def names_of(modules: Iterable[str]) -> str:
+    """The names joined by commas, or ``"nowhere"`` when there are none (for messages)."""
     return ", ".join(modules) or "nowhere"

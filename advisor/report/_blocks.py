@@ -29,6 +29,8 @@ class Block:
 
 @dataclass
 class Section:
+    """A titled part of a report: its ``Block``s, in order."""
+
     title: str
     blocks: list[Block] = field(default_factory=list)
 
@@ -56,4 +58,8 @@ def fmt(value: Any) -> str:
 
 
 def scalars(d: dict[str, Any], *, skip: tuple[str, ...] = ()) -> list[tuple[str, str]]:
+    """``(key, short text)`` rows of the scalar entries of ``d``.
+
+    Lists, dicts and the keys in ``skip`` are left out; values are formatted with ``fmt``.
+    """
     return [(k, fmt(v)) for k, v in d.items() if k not in skip and not isinstance(v, dict | list)]

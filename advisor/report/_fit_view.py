@@ -99,6 +99,11 @@ class _TitledPanel:
 
 
 def render_fit(fit: Any, *, width: int = 60):
+    """Yield the Rich renderables of a ``FitDiagnosis`` for the terminal.
+
+    The verdict panel, the curves as sparklines ``width`` cells wide, a blank line, then the
+    evidence and caveats table.
+    """
     from rich.table import Table
     from rich.text import Text
 

@@ -63,6 +63,11 @@ class AdvisorCallback(Callback):
         self.last_verdict: str | None = None
 
     def on_train_epoch_end(self, trainer: Any, pl_module: Any) -> None:
+        """Record the epoch's metrics, warn on a live alert, and diagnose the run so far.
+
+        Skipped during the sanity check; the verdict is kept in ``last_verdict`` once ``min_epochs``
+        epochs are logged.
+        """
         if getattr(trainer, "sanity_checking", False):
             return
         metrics = _epoch_metrics(trainer.callback_metrics)
@@ -85,6 +90,7 @@ class AdvisorCallback(Callback):
         self.last_verdict = fit.verdict
 
     def on_fit_end(self, trainer: Any, pl_module: Any) -> None:
+        """Save the curves to ``path`` (when given and something was logged), on rank zero only."""
         if (
             self.path is not None
             and self.recorder.n_epochs
@@ -93,6 +99,7 @@ class AdvisorCallback(Callback):
             self.recorder.save(self.path, overwrite=self.overwrite)
 
     def state_dict(self) -> dict[str, Any]:
+        """The recorded rows, metric keys, warning epoch and alerts, for the checkpoint."""
         # Kept in the checkpoint so a resumed run continues the same curves.
         return {
             "rows": [dict(r) for r in self.recorder._rows],
@@ -102,6 +109,7 @@ class AdvisorCallback(Callback):
         }
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        """Restore what ``state_dict`` saved, so a resumed run continues the same curves."""
         self.recorder._rows = [dict(r) for r in state_dict.get("rows", [])]
         self.recorder._keys = list(state_dict.get("keys", []))
         self.warned_at = state_dict.get("warned_at")

@@ -192,6 +192,7 @@ class Recorder(Displayable):
         return path
 
     def to_dict(self) -> dict[str, Any]:
+        """``{"format": "recorder", "keys", "rows"}``: the metric names and one dict per epoch."""
         return {"format": "recorder", "keys": self.keys, "rows": [dict(row) for row in self._rows]}
 
     def __rich_console__(self, console: Any, options: Any) -> Any:

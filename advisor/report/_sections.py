@@ -49,6 +49,7 @@ def kind_of(obj: Any) -> str:
 
 
 def title_of(obj: Any) -> str:
+    """The report title of ``obj``: its kind (``"Fit diagnosis"`` ...), then its source if known."""
     kind = kind_of(obj)
     source = _source_name(obj)
     base = {

@@ -16,6 +16,11 @@ __all__ = ["model_sections", "tune_sections", "weights_blocks", "weights_section
 
 
 def weights_blocks(weights: Any, plots: bool) -> list[Block]:
+    """Blocks of the weight diagnostics: the HT-SR summary, then per-layer alpha.
+
+    The layer table (and the figure, with ``plots``) appear only when ``layer_table`` finds
+    layers.
+    """
     from advisor.report._plot_weights import layer_table, plot_weights
 
     layers = layer_table(weights)
@@ -55,6 +60,7 @@ def weights_blocks(weights: Any, plots: bool) -> list[Block]:
 
 
 def model_sections(report: Any, plots: bool) -> list[Section]:
+    """Sections of a ``ModelReport``: model facts, the training set-up and weights when known."""
     model = getattr(report, "model", None)
     model_d = model.to_dict() if hasattr(model, "to_dict") else (model or {})
     sections = [Section("Model", [Block("kv", _scalars(model_d))])]
@@ -74,10 +80,16 @@ def model_sections(report: Any, plots: bool) -> list[Section]:
 
 
 def weights_sections(weights: Any, plots: bool) -> list[Section]:
+    """The one ``Weights`` section of a ``WeightReport``."""
     return [Section("Weights", weights_blocks(weights, plots))]
 
 
 def tune_sections(result: Any, plots: bool) -> list[Section]:
+    """Sections of a ``TuneResult``, each when it has content.
+
+    The study summary (with the tuning figure when ``plots``), the best parameters, the top 10
+    trials by CV score and the code snippet.
+    """
     from advisor.report._plot_tuning import tune_data
 
     data = tune_data(result)

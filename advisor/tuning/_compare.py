@@ -36,6 +36,7 @@ class PairedComparison:
 
     @property
     def worse_beyond_noise(self) -> bool:
+        """Worse by more than ``factor`` standard errors."""
         return self.mean < 0.0 and -self.mean > self.factor * self.se
 
     def describe(self, metric: str) -> str:
@@ -43,6 +44,7 @@ class PairedComparison:
         return f"{self.mean:+.4f} ± {self.se:.4f} {metric} (paired over {self.folds} folds)"
 
     def to_dict(self) -> dict[str, Any]:
+        """``mean``, ``se``, ``folds``, ``factor`` and ``beyond_noise`` as a JSON-ready dict."""
         return {
             "mean": self.mean,
             "se": self.se,

@@ -65,6 +65,7 @@ class TrainConfig:
             )
 
     def to_dict(self) -> dict[str, Any]:
+        """The config as a JSON-ready dict; ``train_step`` becomes its qualified name (or None)."""
         d = asdict(self)
         d["train_step"] = (
             getattr(self.train_step, "__qualname__", None) if self.train_step else None

@@ -38,10 +38,12 @@ class CVOutcome:
 
     @property
     def mean(self) -> float:
+        """The mean score over folds."""
         return float(sum(self.scores) / len(self.scores))
 
     @property
     def std(self) -> float:
+        """The standard deviation of the fold scores (population: divided by K, not K - 1)."""
         m = self.mean
         return float(math.sqrt(sum((s - m) ** 2 for s in self.scores) / len(self.scores)))
 
@@ -75,6 +77,7 @@ class _FoldScore:
 
 
 def build_folds_trainer(mode: str, *args, **kwargs):
+    """``VectorizedFolds`` for ``mode="vectorized"``, else ``SequentialFolds``, given the rest."""
     return (VectorizedFolds if mode == "vectorized" else SequentialFolds)(*args, **kwargs)
 
 

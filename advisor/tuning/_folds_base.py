@@ -118,6 +118,7 @@ def metric_info(task: str) -> tuple[str, str]:
 
 
 def has_batchnorm(model) -> bool:
+    """Whether ``model`` has a BatchNorm module (any subclass of torch's ``_BatchNorm``)."""
     import torch
 
     return any(isinstance(m, torch.nn.modules.batchnorm._BatchNorm) for m in model.modules())

@@ -67,6 +67,16 @@ class SequentialFolds:
         return torch.autocast(self.device.type, dtype=self.amp)
 
     def train_epoch(self, active: list[bool], *, max_steps: int | None = None) -> None:
+        """Train each active fold for one epoch, one fold after the other.
+
+        Args:
+            active: one flag per fold; inactive (stopped) folds are skipped.
+            max_steps: at most this many batches per fold (a timing probe: per-epoch hooks do not
+                run).
+
+        Raises:
+            TrialDiverged: a training loss became non-finite.
+        """
         import torch
 
         B = self.config.batch_size
@@ -113,6 +123,11 @@ class SequentialFolds:
                 applied.epoch_end(model, opt)
 
     def evaluate(self, active: list[bool]) -> list[tuple[float, float] | None]:
+        """``(validation loss, metric)`` of each active fold, means over its samples.
+
+        The metric is accuracy for classification and the squared error for regression; inactive
+        folds give ``None``. The SWA/EMA weights are evaluated when the stack has them.
+        """
         import torch
 
         results: list[tuple[float, float] | None] = []

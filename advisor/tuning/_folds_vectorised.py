@@ -150,6 +150,15 @@ class VectorizedFolds:
         return torch.stack(xs), torch.stack(ys)
 
     def train_epoch(self, active: list[bool], *, max_steps: int | None = None) -> None:
+        """Train the active folds for one epoch together, one ``vmap`` step per batch.
+
+        Args:
+            active: one flag per fold; inactive (stopped) folds do not step.
+            max_steps: at most this many steps (a timing probe).
+
+        Raises:
+            TrialDiverged: a training loss became non-finite.
+        """
         import numpy as np
         import torch
 
@@ -235,6 +244,11 @@ class VectorizedFolds:
                 p.copy_(torch.where(m, soft_threshold(p, threshold), p))
 
     def evaluate(self, active: list[bool]) -> list[tuple[float, float] | None]:
+        """``(validation loss, metric)`` of each active fold, means over its samples.
+
+        The metric is accuracy for classification and the squared error for regression; inactive
+        folds give ``None``. The EMA weights are evaluated when the stack has an EMA.
+        """
         import torch
         from torch.func import functional_call, vmap
 

@@ -30,6 +30,7 @@ class LoopTiming:
     train: float = 0.0
 
     def add(self, other: LoopTiming) -> None:
+        """Add another loop's seconds (a later stage, another worker) to these."""
         self.wall += other.wall
         self.train += other.train
 
@@ -51,9 +52,11 @@ class TrialLoop:
     deadline: float | None = None  # time.perf_counter() after which no new trial starts
 
     def budget(self) -> TrialBudget:
+        """The study's trial budget as it stands in the storage now (shared by all workers)."""
         return TrialBudget(self.study, self.storage, self.n_trials, stale_after=self.stale_after)
 
     def timed_out(self) -> bool:
+        """Whether tune()'s timeout has passed (no new trial starts then)."""
         return self.deadline is not None and time.perf_counter() > self.deadline
 
     def run(self, on_finished: Callable[[], None] | None = None) -> LoopTiming:

@@ -20,6 +20,7 @@ class CVScore:
     fold_epochs: list[int]
 
     def to_dict(self) -> dict[str, Any]:
+        """``cv_mean``, ``cv_std``, ``fold_scores`` and ``fold_epochs`` as a JSON-ready dict."""
         return {
             "cv_mean": self.cv_mean,
             "cv_std": self.cv_std,
@@ -29,6 +30,7 @@ class CVScore:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> CVScore:
+        """Rebuild a score from its ``to_dict()``."""
         return cls(
             float(d["cv_mean"]), float(d["cv_std"]), list(d["fold_scores"]), list(d["fold_epochs"])
         )
@@ -121,6 +123,7 @@ class TuneResult(Displayable):
         return max(self.trials_wall_s - self.trials_train_s, 0.0) / self.trials_train_s
 
     def to_dict(self) -> dict[str, Any]:
+        """The result as a JSON-ready dict (what ``advisor tune --format json`` prints)."""
         return {
             "metric": self.metric,
             "direction": self.direction,

@@ -64,6 +64,9 @@ def _word(delta: float) -> str:
 
 
 def render_tune_result(r) -> Iterator[Any]:
+    """Rich renderables for a ``TuneResult``: the verdict first (beats the baseline beyond
+    noise, or keep your setup), then the path of a staged search, the scores, the untouched
+    test comparison, importances or why they are omitted, and caveats."""
     from rich.table import Table
     from rich.text import Text
 

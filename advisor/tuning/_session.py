@@ -83,6 +83,7 @@ class TuningSession:
         self.timing = LoopTiming()
 
     def run(self) -> TuneResult:
+        """Prepare, cross-validate the baseline, search, compare, refit; the result."""
         with _quiet_optuna():
             return self._run()
 
@@ -113,6 +114,8 @@ class TuningSession:
 
     # ------------------------------------------------------------------------- prepare
     def prepare(self) -> None:
+        """Read and split the data, check the model, open the study, plan the workers and
+        the fold mode, and start the workers (before any trial)."""
         import numpy as np
         import torch
 

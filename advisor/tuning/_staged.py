@@ -54,6 +54,7 @@ class StageOutcome:
     note: str = ""
 
     def to_dict(self) -> dict[str, Any]:
+        """The step as a JSON-ready dict (an item of the tune result's ``path``)."""
         return {
             "stage": self.stage,
             "techniques": list(self.techniques),
@@ -93,7 +94,7 @@ def plan_stages(stack, later_stages: int | None = None) -> tuple[Any, list[Any]]
 
 
 def _centred(piece):
-    from advisor.regularizers._stack import Piece
+    from advisor.regularizers import Piece
 
     space = {n: centre_space(spec, piece.params.get(n)) for n, spec in piece.search_space.items()}
     return Piece(piece.technique, dict(piece.params), space, dict(piece.extra))
@@ -130,8 +131,7 @@ def _empty():
 
 def _with(stack, piece, *, search_kept: bool = False):
     """The kept stack plus the new piece; the kept values are fixed (not searched again)."""
-    from advisor.regularizers import Stack
-    from advisor.regularizers._stack import Piece
+    from advisor.regularizers import Piece, Stack
 
     kept = tuple(
         p if search_kept else Piece(p.technique, dict(p.params), {}, dict(p.extra)) for p in stack

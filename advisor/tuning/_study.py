@@ -131,6 +131,7 @@ def describe_storage(url: str) -> str:
 
 
 def worker_id() -> dict[str, Any]:
+    """This process in a shared study: ``{"host": hostname, "pid": process id}``."""
     return {"host": socket.gethostname(), "pid": os.getpid()}
 
 
@@ -163,6 +164,7 @@ class TrialBudget:
 
     @staticmethod
     def status(trial) -> str | None:
+        """The advisor status of ``trial`` (``"interrupted"``, ``"excess"``), or ``None``."""
         return trial.user_attrs.get(STATUS_ATTR)
 
     def counted(self, trials=None) -> list:
@@ -179,6 +181,7 @@ class TrialBudget:
         ]
 
     def finished(self) -> list:
+        """The counted trials that are no longer running (complete, pruned or failed)."""
         from optuna.trial import TrialState
 
         return [t for t in self.counted() if t.state != TrialState.RUNNING]
@@ -234,6 +237,7 @@ class TrialBudget:
         return any(t.state == TrialState.RUNNING for t in self.counted())
 
     def remaining(self) -> int:
+        """Slots left: ``n_trials`` minus the counted trials (finished or running)."""
         return self.n_trials - len(self.counted())
 
     def claim(self, trial) -> bool:
@@ -252,6 +256,14 @@ class TrialBudget:
 
 # ---------------------------------------------------------------------------- the study
 def make_pruner(pruner: Any, max_epochs: int):
+    """The Optuna pruner named ``pruner`` (``median``, ``hyperband``, ``none``).
+
+    An Optuna pruner is returned as it is. The median pruner waits for 3 trials and, within a
+    trial, for the first epochs; hyperband's resource is the epoch, up to ``max_epochs``.
+
+    Raises:
+        ConfigError: an unknown name.
+    """
     import optuna
 
     if isinstance(pruner, optuna.pruners.BasePruner):
@@ -271,6 +283,11 @@ def make_pruner(pruner: Any, max_epochs: int):
 
 
 def default_study_name(model_fn, X, task, folds, seed, space, stack) -> str:
+    """A stable name for the study: ``advisor-`` and 10 hex digits.
+
+    Hashed from the model function, data shape, task, folds, seed, space and stack, so a rerun of
+    the same command resumes the same study.
+    """
     # Same command, same data -> same name, so a rerun after Ctrl-C resumes the same study.
     key = json.dumps(
         [
@@ -307,6 +324,17 @@ def make_sampler(kind: str, seed: int | None, *, parallel: bool = False):
 
 
 def open_study(storage, name, direction, seed, pruner, settings, resume, *, sampler="tpe"):
+    """Create the study in ``storage``, or load it when it exists.
+
+    A loaded study's sampler is not reseeded (it would propose the first trials again).
+
+    Returns:
+        ``(study, created)``: ``created`` is True when this call created it.
+
+    Raises:
+        ConfigError: ``resume`` and no such study, or the stored study was created with other
+            ``settings``.
+    """
     import optuna
 
     exists = name in {
