@@ -2,7 +2,7 @@
 
 ``AdvisorCallback`` records the epoch metrics Lightning computes, warns once when the run
 starts overfitting, and saves the curves as CSV when ``fit`` ends. Here a wide network
-memorises 200 images of scikit-learn's digits, so the warning fires within a few epochs.
+memorises 100 images of scikit-learn's digits, so the warning fires within a few epochs.
 
 Run:  python examples/lightning_callback.py  (needs the optional extra: pip install 'regularization-advisor[lightning]')
 """
@@ -28,7 +28,7 @@ from advisor.report import AdvisorCallback
 
 
 class DigitsMLP(lightning.LightningModule):
-    def __init__(self, hidden: int = 512, lr: float = 1e-2):
+    def __init__(self, hidden: int = 512, lr: float = 3e-2):
         super().__init__()
         self.save_hyperparameters()
         self.net = torch.nn.Sequential(
@@ -57,7 +57,7 @@ def main() -> None:
     X_train, X_val, y_train, y_val = train_test_split(
         torch.tensor(X / 16.0, dtype=torch.float32),
         torch.tensor(y),
-        train_size=200,
+        train_size=100,
         stratify=y,
         random_state=0,
     )

@@ -71,6 +71,7 @@ def test_script_runs(script: Path, workdir: Path, system_tmp: Path):
     if script.name == "lightning_callback.py":
         assert "verdict: overfitting" in run.stdout
         assert "advisor: the run started overfitting" in run.stderr
+        assert "overfitting warned at epoch: None" not in run.stdout
     if script.name == "plain_pytorch_loop.py":
         # A real overfitting run that the plan's stage 1 then fixes on held-out data.
         assert "2. diagnosis: overfitting" in run.stdout

@@ -84,10 +84,11 @@ def test_recorder_warns_live():
 
 
 # Floors a little under the figures measured by benchmarks/bench_live_warnings.py on the
-# committed corpus (sequential rule alone; the README gives the figures).
+# committed corpus (sequential rules alone, diagnosis=False; measured dev 25 % timely, 45 %
+# named, 77 % warned, 2.5 % false; test 22 %, 70 %, 96 %, 8 %; docs/benchmarks.md has them all).
 FLOORS = {
-    "dev": {"warned": 0.60, "onset_named": 0.38, "false": 0.10},
-    "test": {"warned": 0.80, "onset_named": 0.60, "false": 0.13},
+    "dev": {"timely": 0.22, "warned": 0.72, "onset_named": 0.40, "false": 0.05},
+    "test": {"timely": 0.17, "warned": 0.90, "onset_named": 0.65, "false": 0.09},
 }
 
 
@@ -102,6 +103,7 @@ def test_live_warnings_on_the_corpus(part):
         sys.path.remove(str(BENCH))
     res = evaluate(part, diagnosis=False)
     floor = FLOORS[part]
+    assert res["timely"] >= floor["timely"], res
     assert res["warned"] >= floor["warned"], res
     assert res["onset_named"] >= floor["onset_named"], res
     assert res["false"] <= floor["false"], res
