@@ -10,9 +10,10 @@ thread count involved and estimates the study's wall time for each choice of N:
 
 (``start``: the seconds a spawned worker needs to import torch and load the factory), and
 keeps one process unless N workers are faster by ``PARALLEL_MARGIN`` (N processes share the
-memory bandwidth; the probe times one of them alone). Small models gain most: on 2 cores an
-MLP trains about 1.9x the trials per hour with 2 workers of one thread than with one process of
-two (``benchmarks/bench_tune_jobs.py``).
+memory bandwidth; the probe times one of them alone). On the 2-core development machine two
+one-thread workers ran 1.45x (MLP) / 1.30x (CNN) the trials per hour of one two-thread process
+(``benchmarks/bench_tune_jobs.py``): the ceiling there, since one process's vectorised folds
+already gain 1.44x / 1.55x from the second thread (``benchmarks/bench_cpu_ceiling.py``).
 
 On a GPU a small model leaves the device waiting on kernel launches; several worker processes
 then share it: ``auto`` starts up to ``GPU_MAX_WORKERS`` when a step of all folds takes less

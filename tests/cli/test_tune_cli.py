@@ -67,7 +67,9 @@ def test_json_output_refit_and_saved_stack(inputs, capsys):
     assert d["refit"]["path"] == "best.pt" and (inputs / "best.pt").is_file()
     saved = json.loads((inputs / "best.json").read_text())
     if d["beats_baseline"]:
-        assert saved["pieces"][0]["params"]["weight_decay"] == d["best"]["params"]["l2.weight_decay"]
+        assert (
+            saved["pieces"][0]["params"]["weight_decay"] == d["best"]["params"]["l2.weight_decay"]
+        )
     else:  # keep the current setup: the saved stack adds nothing
         assert saved["pieces"] == [] and d["best"]["params"] == {}
         (inputs / "best.json").write_text(json.dumps(d["candidate"]["stack"]))
