@@ -149,15 +149,17 @@ def _stack_from_sources(stack_file, checkpoint, curves, declared, trust, device)
 
 def _check_model_cli(model_fn, data, task, space, stack, later_stages, model_spec) -> None:
     """Build the model, one forward pass, the loss: before any output or storage exists."""
-    from advisor.tuning import check_model, full_stack, resolve_stack, rules_stack
+    from advisor.tuning import check_model, full_stack, nested_params, resolve_stack, rules_stack
 
     the_stack = (
         full_stack(task, input_ndim=data.X.ndim)
         if space == "full"
         else rules_stack(resolve_stack(stack), later_stages=later_stages)
     )
-    params = {p.technique: {k: p.params[k] for k in p.search_space} for p in the_stack}
-    check_model(model_fn, data.X, data.y, task=task, params=params, what=f"--model {model_spec}")
+    check_model(
+        model_fn, data.X, data.y, task=task, params=nested_params(the_stack),
+        what=f"--model {model_spec}",
+    )  # fmt: skip
 
 
 @click.command("tune")

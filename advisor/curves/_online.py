@@ -145,7 +145,9 @@ def _slope(y: np.ndarray) -> tuple[float, float, float]:
     return float(np.dot(xc, y - y.mean()) / sxx), theil_sen(x, y), sxx
 
 
-def _slope_rule(y: np.ndarray, ep: np.ndarray, t_y: np.ndarray, t_ep: np.ndarray, k: int) -> bool:
+def _slope_rule(
+    y: np.ndarray, noise: float, ep: np.ndarray, t_y: np.ndarray, t_ep: np.ndarray, k: int
+) -> bool:
     """Rule 1: over the last ``k`` evaluations validation rises beyond its noise (both the OLS
     and the robust Theil-Sen slope) while training falls clearly (relative drop and its own
     noise), and the window's mean is above the best value so far."""
@@ -154,7 +156,6 @@ def _slope_rule(y: np.ndarray, ep: np.ndarray, t_y: np.ndarray, t_ep: np.ndarray
         return False
     w = y[-k:]
     ols, ts, sxx = _slope(w)
-    noise = _noise(y)
     if not min(ols, ts) > max(SLOPE_SIGMAS * noise / math.sqrt(sxx), 1e-12):
         return False
     tw = t_y[int(np.searchsorted(t_ep, ep[-k], "left")) :]
@@ -332,7 +333,7 @@ class LiveMonitor:
                 at_best = t_y[a:b].mean() if b > a else t_y[min(a, t_y.size - 1)]
                 now = t_y[c:].mean() if c < t_y.size else t_y[-1]
                 train_improving = bool(at_best - now > MIN_TRAIN_DROP * max(abs(at_best), 1e-12))
-            slope_rise = _slope_rule(y, ep, t_y, t_ep, SLOPE_WINDOW)
+            slope_rise = _slope_rule(y, noise, ep, t_y, t_ep, SLOPE_WINDOW)
         return {
             "key": val.key,
             "points": int(y.size),

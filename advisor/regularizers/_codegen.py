@@ -212,7 +212,7 @@ def _forward(code: _Code, objective: str | None, penalties: _Penalties) -> None:
         ]
 
 
-def _averages(code: _Code, p: Mapping[str, Mapping[str, Any]], stack_pieces) -> None:
+def _averages(code: _Code, p: Mapping[str, Mapping[str, Any]]) -> None:
     """The weight averages: ``ema`` here, the extension techniques' own lines (``_extensions``)."""
     m = code.model
     if "ema" in p:
@@ -222,9 +222,9 @@ def _averages(code: _Code, p: Mapping[str, Mapping[str, Any]], stack_pieces) -> 
             f"multi_avg_fn=torch.optim.swa_utils.get_ema_multi_avg_fn({p['ema']['decay']!r}))",
         ]
         code.step += [f"ema.update_parameters({m})"]
-    for piece in stack_pieces:
-        if (ext := extension_of(piece.technique)) is not None:
-            ext.write_code(code, piece.params)
+    for technique, params in p.items():
+        if (ext := extension_of(technique)) is not None:
+            ext.write_code(code, params)
 
 
 def _early_stopping(code: _Code, p: Mapping[str, Mapping[str, Any]]) -> None:
@@ -286,7 +286,7 @@ def stack_to_code(
     _loss(code, p, objective)
     _batch(code, p)
     _forward(code, objective, penalties)
-    _averages(code, p, list(stack))
+    _averages(code, p)
     _early_stopping(code, p)
 
     lines = _header(code, stack.techniques, setup.get("lr_hint"))

@@ -114,11 +114,6 @@ class StochasticWeightAveraging:
         """Call once per epoch, after its last step: from ``start_epoch`` on, fold the weights
         into the average and step ``SWALR`` (built on ``optimizer`` when ``lr`` is set)."""
         import torch
-
-        with torch.no_grad():
-            self._epoch_end(model, optimizer)
-
-    def _epoch_end(self, model, optimizer) -> None:
         from torch.optim.swa_utils import SWALR
 
         self.epoch += 1
@@ -127,7 +122,8 @@ class StochasticWeightAveraging:
             self.scheduler = SWALR(optimizer, swa_lr=self.lr, anneal_epochs=self.anneal_epochs)
         if self.epoch < self.start_epoch:
             return
-        self.averaged_model.update_parameters(model)
+        with torch.no_grad():
+            self.averaged_model.update_parameters(model)
         if self.scheduler is not None:
             with warnings.catch_warnings():
                 # built in this very call (start_fraction 0): torch would warn that the

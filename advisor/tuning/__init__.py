@@ -23,7 +23,7 @@ from advisor.tuning._folds_base import TrialDiverged
 from advisor.tuning._result import CVScore, TuneResult
 from advisor.tuning._session import TuningSession
 from advisor.tuning._settings import TuneSettings
-from advisor.tuning._space import full_stack, resolve_stack, rules_stack
+from advisor.tuning._space import full_stack, nested_params, resolve_stack, rules_stack
 from advisor.tuning._splits import make_folds
 from advisor.tuning._study import PRUNERS
 from advisor.tuning._tune import tune
@@ -47,6 +47,7 @@ __all__ = [
     "load_data_file",
     "load_factory",
     "make_folds",
+    "nested_params",
     "resolve_device",
     "resolve_stack",
     "rules_stack",

@@ -13,7 +13,7 @@ from pathlib import Path
 from advisor.tuning._config import TrainConfig
 from advisor.tuning._folds_base import as_stack, eval_metrics
 from advisor.tuning._folds_sequential import SequentialFolds
-from advisor.tuning._summary import empty_stack
+from advisor.tuning._space import empty_stack, nested_params
 
 __all__ = ["evaluate_model", "fit_model", "refit_and_test"]
 
@@ -76,7 +76,7 @@ def refit_and_test(session, result, baseline) -> None:
             if score.fold_epochs
             else config.max_epochs
         )
-        params = {p.technique: {k: p.params[k] for k in p.search_space} for p in stack}
+        params = nested_params(stack)
         model = fit_model(session.model_fn, stack, params, X_tr, y_tr, epochs=epochs, **fit_args)
         return model, epochs
 

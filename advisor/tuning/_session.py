@@ -35,7 +35,15 @@ from advisor.tuning._loop import LoopTiming, TrialLoop
 from advisor.tuning._refit import refit_and_test
 from advisor.tuning._result import CVScore, TuneResult
 from advisor.tuning._settings import TuneSettings
-from advisor.tuning._space import full_stack, resolve_stack, rules_stack, search_space
+from advisor.tuning._space import (
+    EMPTY_STACK,
+    flat_params,
+    full_stack,
+    nested_params,
+    resolve_stack,
+    rules_stack,
+    search_space,
+)
 from advisor.tuning._splits import holdout_split, make_folds
 from advisor.tuning._staged import plan_stages, staged_search
 from advisor.tuning._study import (
@@ -45,13 +53,7 @@ from advisor.tuning._study import (
     open_storage,
     open_study,
 )
-from advisor.tuning._summary import (
-    EMPTY_STACK,
-    best_complete,
-    build_result,
-    flat_params,
-    score_of,
-)
+from advisor.tuning._summary import best_complete, build_result, score_of
 from advisor.tuning._trials import TuneProgress
 from advisor.tuning._validate import check_model
 from advisor.tuning._workers import (
@@ -138,7 +140,7 @@ class TuningSession:
         self._choose_search()
         # Build the model, one forward pass, the loss on the labels: a broken factory or a shape
         # mismatch is one line here, before a study or a journal file exists.
-        initial_params = {p.technique: {k: p.params[k] for k in p.search_space} for p in self.stack}
+        initial_params = nested_params(self.stack)
         check_model(self.model_fn, self.X, self.y, task=s.task, params=initial_params)
         self.metric, self.direction = metric_info(s.task)
         self._check_workers()  # before the study exists: the storage and the factory
@@ -285,7 +287,7 @@ class TuningSession:
             s.resume and not suffix,
             sampler=s.sampler,
         )
-        initial = {f"{p.technique}.{k}": p.params[k] for p in stack for k in p.search_space}
+        initial = flat_params(stack)
         if created and enqueue and initial:
             study.enqueue_trial(initial, skip_if_exists=True)
         return study
@@ -315,14 +317,10 @@ class TuningSession:
         (``_workers.WorkerPool``), the same ones for every stage.
         """
         self.progress.begin_trials(self._finished_pairs())
-        try:
-            if self.staged:
-                self._search_staged()
-            else:
-                self._search_flat()
-        except BaseException:
-            self._close_pool(clean=False)  # interrupt the workers: their trials are re-run
-            raise
+        if self.staged:
+            self._search_staged()
+        else:
+            self._search_flat()
         self._close_pool()  # before the refit: the workers' memory is free again
 
     def _search_flat(self) -> None:
@@ -361,19 +359,9 @@ class TuningSession:
             pick = max if self.direction == "maximize" else min
             top = pick(tried, key=lambda p: p.best.cv_mean) if tried else None
             self.candidate = None if top is None else top.best
-            self.candidate_stack = None if top is None else self._step_stack(top)
+            self.candidate_stack = None if top is None else top.stack
         self.candidate_params = flat_params(self.candidate_stack)
         self.candidate_trial = None
-
-    def _step_stack(self, step):
-        plan_stack, later = self.stages
-        if step.stage == 1:
-            return plan_stack.with_params(step.params) if step.params else plan_stack
-        from advisor.regularizers import Stack
-
-        piece = later[step.stage - 2]
-        one = Stack(pieces=(piece,), version=plan_stack.version)
-        return one.with_params(step.params) if step.params else one
 
     def _loop(self, study, stack, n_trials: int) -> LoopTiming:
         """Train ``study``'s trials until ``n_trials`` are finished, here or in the workers."""

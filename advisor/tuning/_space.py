@@ -19,16 +19,23 @@ from typing import Any
 from advisor.errors import ConfigError
 
 __all__ = [
+    "EMPTY_STACK",
     "SPACES",
     "centre_space",
+    "centred_piece",
+    "empty_stack",
+    "flat_params",
     "full_stack",
+    "nested_params",
     "resolve_stack",
     "rules_stack",
     "search_space",
+    "split_stages",
     "suggest",
 ]
 
 SPACES = ("rules", "full")
+EMPTY_STACK = {"version": 1, "pieces": []}  # the user's current setup: no added regularization
 
 
 def resolve_stack(stack: Any):
@@ -101,9 +108,15 @@ def full_stack(task: str, *, input_ndim: int, channels: int | None = None, no_fl
     return Stack.from_dict({"version": 1, "pieces": pieces})
 
 
-def _stage(piece) -> int | None:
-    stage = piece.extra.get("stage")
-    return stage if isinstance(stage, int) and not isinstance(stage, bool) else None
+def split_stages(stack) -> tuple[list[Any], list[Any]] | None:
+    """(the pieces of the plan's first stage, the later pieces by stage in plan order), or
+    None for a stack whose pieces lack a stage (written by hand) or an empty one."""
+    if not stack.pieces or any(p.stage is None for p in stack):
+        return None
+    first = min(p.stage for p in stack)
+    base = [p for p in stack if p.stage == first]
+    later = sorted((p for p in stack if p.stage != first), key=lambda p: p.stage)  # stable
+    return base, later
 
 
 def rules_stack(stack, *, later_stages: int | None = None):
@@ -142,22 +155,21 @@ def rules_stack(stack, *, later_stages: int | None = None):
             "later_stages must be None (all) or an int >= 0 (later-stage techniques tuned with"
             f" stage 1), got {n!r}."
         )
-    if not stack.pieces or any(_stage(p) is None for p in stack):
+    stages = split_stages(stack)
+    if stages is None:
         return stack
-    first = min(_stage(p) for p in stack)
-    base = [p for p in stack if _stage(p) == first]
-    later = sorted((p for p in stack if _stage(p) != first), key=_stage)  # stable: plan order
+    base, later = stages
     keep = {id(p) for p in base + later[: len(later) if n is None else n]}
-    pieces = []
-    for p in stack:
-        if id(p) not in keep:
-            continue
-        d = p.to_dict()
-        d["search_space"] = {
-            name: centre_space(spec, p.params.get(name)) for name, spec in p.search_space.items()
-        }
-        pieces.append(d)
+    pieces = [centred_piece(p).to_dict() for p in stack if id(p) in keep]
     return Stack.from_dict({"version": stack.version, "pieces": pieces})
+
+
+def centred_piece(piece):
+    """``piece`` with every searched range centred on its starting value (:func:`centre_space`)."""
+    from advisor.regularizers import Piece
+
+    space = {n: centre_space(spec, piece.params.get(n)) for n, spec in piece.search_space.items()}
+    return Piece(piece.technique, dict(piece.params), space, dict(piece.extra))
 
 
 def centre_space(spec: dict[str, Any], value: Any) -> dict[str, Any]:
@@ -235,10 +247,22 @@ def suggest(trial, stack) -> dict[str, dict[str, Any]]:
     return values
 
 
-def fixed_params(stack) -> dict[str, dict[str, Any]]:
-    """The stack's current values of its searchable parameters (what the first trial tries)."""
-    return {name: stack_value for name, stack_value in _flat_values(stack).items()}
-
-
-def _flat_values(stack) -> dict[str, Any]:
+def flat_params(stack) -> dict[str, Any]:
+    """``{"technique.param": value}`` of a stack's searched parameters (Optuna's names); ``{}``
+    for None."""
+    if stack is None:
+        return {}
     return {f"{p.technique}.{n}": p.params[n] for p in stack for n in p.search_space}
+
+
+def nested_params(stack) -> dict[str, dict[str, Any]]:
+    """``{technique: {param: value}}`` of a stack's searched parameters (what a model factory
+    taking a config receives)."""
+    return {p.technique: {n: p.params[n] for n in p.search_space} for p in stack}
+
+
+def empty_stack():
+    """The stack of the user's current setup: no added regularization."""
+    from advisor.regularizers import Stack
+
+    return Stack.from_dict(EMPTY_STACK)

@@ -23,7 +23,7 @@ from typing import Any
 
 from advisor.tuning._compare import PairedComparison, paired_comparison
 from advisor.tuning._result import CVScore
-from advisor.tuning._space import centre_space, search_space
+from advisor.tuning._space import centred_piece, empty_stack, search_space, split_stages
 
 __all__ = [
     "MIN_STAGE_TRIALS",
@@ -52,6 +52,7 @@ class StageOutcome:
     comparison: PairedComparison | None = None  # against what was kept before this step
     kept: bool = False
     note: str = ""
+    stack: Any = None  # the stack this step tried, at its best values (not in the JSON)
 
     def to_dict(self) -> dict[str, Any]:
         """The step as a JSON-ready dict (an item of the tune result's ``path``)."""
@@ -69,11 +70,6 @@ class StageOutcome:
         }
 
 
-def _stage_of(piece) -> int | None:
-    stage = piece.extra.get("stage")
-    return stage if isinstance(stage, int) and not isinstance(stage, bool) else None
-
-
 def plan_stages(stack, later_stages: int | None = None) -> tuple[Any, list[Any]] | None:
     """Split an engine plan into (stage-1 stack, later pieces in plan order); None without stages.
 
@@ -82,22 +78,13 @@ def plan_stages(stack, later_stages: int | None = None) -> tuple[Any, list[Any]]
     """
     from advisor.regularizers import Stack
 
-    if not stack.pieces or any(_stage_of(p) is None for p in stack):
+    stages = split_stages(stack)
+    if stages is None:
         return None
-    first = min(_stage_of(p) for p in stack)
-    centred = [_centred(p) for p in stack]
-    base = [p for p in centred if _stage_of(p) == first]
-    later = sorted((p for p in centred if _stage_of(p) != first), key=_stage_of)
+    base, later = ([centred_piece(p) for p in part] for part in stages)
     if later_stages is not None:
         later = later[:later_stages]
     return Stack(pieces=tuple(base), version=stack.version), later
-
-
-def _centred(piece):
-    from advisor.regularizers import Piece
-
-    space = {n: centre_space(spec, piece.params.get(n)) for n, spec in piece.search_space.items()}
-    return Piece(piece.technique, dict(piece.params), space, dict(piece.extra))
 
 
 def split_budget(n_trials: int, stage1_searches: bool, candidates: int) -> tuple[int, list[int]]:
@@ -121,12 +108,6 @@ def split_budget(n_trials: int, stage1_searches: bool, candidates: int) -> tuple
 def _fixed(stack, flat_params: dict[str, Any]):
     """``stack`` with a kept step's values (its ranges stay, for the stack JSON and the report)."""
     return stack.with_params(flat_params) if flat_params else stack
-
-
-def _empty():
-    from advisor.regularizers import Stack
-
-    return Stack.from_dict({"version": 1, "pieces": []})
 
 
 def _with(stack, piece, *, search_kept: bool = False):
@@ -159,10 +140,11 @@ def staged_search(
     current, current_score = None, None  # None: the user's setup (the baseline) so far
     step = StageOutcome(1, plan_stack.techniques, "s1", first_budget)
     step.best, step.params, step.trial = run_stage("s1", plan_stack, first_budget)
+    step.stack = _fixed(plan_stack, step.params)
     _decide(step, baseline, direction)
     path.append(step)
     if step.kept:
-        current, current_score = _fixed(plan_stack, step.params), step.best
+        current, current_score = step.stack, step.best
     for i, piece in enumerate(later):
         suffix = f"s{i + 2}-{piece.technique}"
         if i >= len(later_budgets):
@@ -170,11 +152,12 @@ def staged_search(
                 StageOutcome(i + 2, [piece.technique], suffix, 0, note="not tried: budget spent")
             )
             continue
-        base = current if current is not None else _empty()
+        base = current if current is not None else empty_stack()
         trial_stack = _with(base, piece)
         step = StageOutcome(i + 2, [piece.technique], suffix, later_budgets[i])
         best, params, trial = run_stage(suffix, trial_stack, later_budgets[i])
         step.best, step.params, step.trial = best, params, trial
+        step.stack = _fixed(trial_stack, params)
         _decide(step, current_score or baseline, direction)
         path.append(step)
         if step.kept:

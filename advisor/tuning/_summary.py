@@ -15,21 +15,18 @@ from typing import Any
 
 from advisor.tuning._compare import paired_comparison
 from advisor.tuning._result import CVScore, TuneResult
+from advisor.tuning._space import empty_stack
 from advisor.tuning._study import STATUS_ATTR, TrialBudget
 from advisor.tuning._trials import trial_summary
 
 __all__ = [
-    "EMPTY_STACK",
     "IMPORTANCE_MIN_DISTINCT",
     "IMPORTANCE_MIN_TRIALS",
     "best_complete",
     "build_result",
-    "empty_stack",
-    "flat_params",
     "score_of",
 ]
 
-EMPTY_STACK = {"version": 1, "pieces": []}
 IMPORTANCE_MIN_TRIALS = 8  # complete trials before fANOVA importances mean anything
 IMPORTANCE_MIN_DISTINCT = 3  # distinct scores among them (identical scores explain nothing)
 
@@ -156,13 +153,6 @@ def param_importances(finished, first) -> tuple[dict[str, float], str]:
         return {}, f"omitted: {str(exc).splitlines()[0][:120]}"
 
 
-def empty_stack():
-    """The stack of the user's current setup: no added regularization."""
-    from advisor.regularizers import Stack
-
-    return Stack.from_dict(EMPTY_STACK)
-
-
 def score_of(trial) -> CVScore:
     """The cross-validated score an Optuna trial recorded."""
     return CVScore(
@@ -183,10 +173,3 @@ def best_complete(study, direction: str, n_trials: int):
         return None
     pick = max if direction == "maximize" else min
     return pick(complete, key=lambda t: t.value)
-
-
-def flat_params(stack) -> dict[str, Any]:
-    """``{"technique.param": value}`` of a stack's searched parameters."""
-    if stack is None:
-        return {}
-    return {f"{p.technique}.{k}": p.params[k] for p in stack for k in p.search_space}
