@@ -255,7 +255,7 @@ def _lightning(table: Table, mapping: Mapping | None) -> list[RawRun]:
         # A test pass after fit() writes rows at epoch last+1 with test_* and per-class columns.
         if val_cols or test_epochs.size <= 1:
             keep &= ~test_rows
-            shown = ", ".join(str(int(e)) for e in test_epochs)
+            shown = ", ".join(f"{e:g}" for e in test_epochs)  # 3, 3.5, nan, inf
             notes.append(
                 f"dropped {int(test_rows.sum())} test-only row(s) at epoch {shown} (a test pass, not validation)"
             )

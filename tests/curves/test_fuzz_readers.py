@@ -203,3 +203,10 @@ _LOG_PARTS = st.sampled_from(
 @given(st.lists(st.lists(_LOG_PARTS, max_size=5), max_size=10))
 def test_random_text_logs(lines):
     read_bytes_as("\n".join("".join(parts) for parts in lines).encode(), "training.log")
+
+
+def test_test_rows_at_a_non_finite_epoch_are_dropped_without_a_crash():
+    # Found by test_random_csv: the note naming the dropped test rows' epochs did int(nan).
+    for epoch in ("nan", "inf"):
+        text = f"step,epoch,epoch,epoch,epoch,test_acc\n,{epoch},,,,0\n"
+        read_bytes_as(text.encode(), f"test_rows_{epoch}.csv")
