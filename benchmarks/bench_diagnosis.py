@@ -80,8 +80,9 @@ def _val_loss(curves) -> np.ndarray | None:
     return None if vl is None else np.asarray(vl.values, float)
 
 
-def early_stopping_regrets(runs: list[dict], patience: int) -> list[float]:
-    out = []
+def early_stopping_regrets(runs: list[dict], patience: int) -> dict[str, float]:
+    """Run id -> held-out-loss regret of EarlyStopping(patience, restore_best_weights)."""
+    out = {}
     for run in runs:
         if run["label"] == "diverging" or not run.get("test_loss"):
             continue
@@ -90,7 +91,7 @@ def early_stopping_regrets(runs: list[dict], patience: int) -> list[float]:
             continue
         r = regret(run["test_loss"], early_stopping_index(vl, patience))
         if r is not None:
-            out.append(r)
+            out[run["id"]] = r
     return out
 
 
@@ -190,14 +191,22 @@ def main() -> int:
     s = score(outcomes)
     print(f"corpus part '{args.part}': {len(runs)} scored runs, diagnosed in {elapsed:.1f} s")
     print_score(f"advisor on the corpus ({args.part} part)", s)
+    ours = {o.id: o.regret for o in outcomes if o.regret is not None}
     for p in (5, 10, 20):
-        r = early_stopping_regrets(runs, p)
-        if r:
+        by_id = early_stopping_regrets(runs, p)
+        if by_id:
+            r = list(by_id.values())
             q1, q3 = np.percentile(r, [25, 75])
             print(
                 f"   EarlyStopping(patience={p:<2}) regret: median {np.median(r):.2%} "
                 f"(IQR {q1:.2%}-{q3:.2%}, {len(r)} runs)"
             )
+    common = sorted(set(ours) & set(early_stopping_regrets(runs, 10)))
+    if common:
+        print(
+            f"   on the {len(common)} runs EarlyStopping can stop (validation loss logged, not "
+            f"diverging): advisor median {np.median([ours[i] for i in common]):.2%}"
+        )
     bad_nf, bad_cap, n_div = safety(outcomes, runs)
     print(
         f"   safety: {bad_nf} non-finite runs called underfitting/good_fit; "

@@ -19,10 +19,11 @@ sys.path.insert(0, str(BENCH))
 import diagnosis_eval as ev  # noqa: E402
 
 # Measured figures minus a small margin (see the module docstring).
-# Measured (2-core CPU): test-part accuracy 0.907, ECE 0.054, median regret 0.043; public logs 0.879.
+# Measured (2-core CPU): test-part accuracy 0.907, ECE 0.054, median regret 0.013 (the issue's
+# target is 0.025); public logs 0.879.
 TEST_ACCURACY_FLOOR = 0.88
 TEST_ECE_CEILING = 0.08
-TEST_REGRET_CEILING = 0.06
+TEST_REGRET_CEILING = 0.02
 REAL_ACCURACY_FLOOR = 0.85
 
 

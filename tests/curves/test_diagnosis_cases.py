@@ -173,3 +173,17 @@ def test_metric_names_are_found_by_normalised_name_or_key(name):
     )
     fit = diagnose_fit(curves, metric=name)
     assert fit.stop_key == "metrics/accuracy_top1"
+
+
+def test_stop_is_the_best_logged_epoch_inside_the_window_not_outside_it():
+    # A V-shaped validation loss with noise: the stop is the best logged point of the window
+    # around the earliest near-optimal stretch, and a far lucky point (epoch 95) cannot pull it.
+    e = np.arange(100)
+    val = 0.5 + 0.004 * (e - 40) ** 2 / 40 + noise(100, 0.01, 13)
+    val[95] = 0.2
+    train = 1.5 * np.exp(-e / 10) + 0.05
+    fit = diagnose_fit(run(series("train", "loss", train), series("val", "loss", val)))
+    i = fit.stop_index
+    assert 25 <= i <= 45
+    assert val[i] <= min(val[i - 1], val[i + 1])  # a logged best, not a point on a slope
+    assert any("best logged" in ev for ev in fit.evidence)

@@ -362,7 +362,9 @@ def test_workers_of_two_commands_share_one_postgres_study(postgres_url, tmp_path
 
     data = tmp_path / "d.npz"
     write_blobs(data)
-    env = {**os.environ, "ADVISOR_TEST_SLEEP": "0.05"}  # trials long enough for all 4 workers
+    # ~7 s a trial: long enough that both commands' workers join even when one starts late on a
+    # loaded machine (at 0.05 s, one command's workers once finished all 8 trials first).
+    env = {**os.environ, "ADVISOR_TEST_SLEEP": "0.12"}
     cmd = _cli(data, postgres_url, "shared", 8, "--jobs", "2")
     procs = [
         subprocess.Popen(
