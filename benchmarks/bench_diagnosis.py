@@ -1,9 +1,10 @@
 """Benchmark: is the fit verdict right on runs the thresholds were never tuned on?
 
-Run: ``python benchmarks/bench_diagnosis.py [--part test|dev|all] [--no-baselines]``
+Run: ``python benchmarks/bench_diagnosis.py [--part test|dev|all|fresh] [--no-baselines]``
 
 Prints, on one part of the labelled corpus (default: the held-out ``test`` part, whose datasets
-no threshold was tuned on) and on the public logs of ``../shared/data/real-curves`` against the
+no threshold was tuned on; ``fresh``: the separate part on new datasets in ``corpus/fresh/``,
+generated once and meant to be read once) and on the public logs of ``../shared/data/real-curves`` against the
 labels written by hand before the tool was run on them (``benchmarks/real_labels.toml``):
 
 * accuracy overall and per true verdict, the confusion matrix;
@@ -179,7 +180,7 @@ def safety(outcomes: list[Outcome], runs: list[dict]) -> tuple[int, int, int]:
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--part", default="test", choices=["test", "dev", "all"])
+    ap.add_argument("--part", default="test", choices=["test", "dev", "all", "fresh"])
     ap.add_argument("--no-baselines", action="store_true", help="skip the third-party tools")
     ap.add_argument("--no-real", action="store_true", help="skip the public logs")
     args = ap.parse_args()

@@ -3,7 +3,7 @@
 Each scored run of the labelled corpus (``benchmarks/corpus/labels.jsonl``) is replayed
 evaluation by evaluation into a ``LiveMonitor`` (the curves up to each validation epoch, as a
 callback would see them). Figures, per part (``dev``: where thresholds were chosen; ``test``:
-held out):
+held out until the ``fresh`` part, new datasets generated and read once, took its place):
 
 * ``timely``: runs labelled ``overfitting`` whose first overfitting warning fires within
   ``TOLERANCE`` epochs of the onset the OFFLINE diagnosis finds (``diagnose_fit`` on the whole
@@ -18,7 +18,7 @@ Modes: ``both`` (the default monitor: sequential rule, diagnosis fallback), ``se
 (``diagnosis=False``). ``--max-points N`` skips runs longer than N evaluations (the long runs
 cost a full diagnosis per evaluation in ``both`` mode).
 
-Run:  .venv/bin/python benchmarks/bench_live_warnings.py [--mode both|sequential] [--part dev|test|all] [--json]
+Run:  .venv/bin/python benchmarks/bench_live_warnings.py [--mode both|sequential] [--part dev|test|fresh|all] [--json]
 """
 
 from __future__ import annotations
@@ -124,7 +124,7 @@ def evaluate(part: str, *, diagnosis: bool, max_points: int | None = None) -> di
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--mode", choices=("both", "sequential"), default="both")
-    ap.add_argument("--part", choices=("dev", "test", "all"), default=None)
+    ap.add_argument("--part", choices=("dev", "test", "fresh", "all"), default=None)
     ap.add_argument("--max-points", type=int, default=None)
     ap.add_argument("--json", action="store_true", help="print the figures as JSON")
     args = ap.parse_args(argv)

@@ -1,16 +1,22 @@
-"""Fit the confidence table of the fit diagnosis on the DEVELOPMENT part of the corpus.
+"""Fit the confidence table of the fit diagnosis on the development parts of the corpus.
 
-Run: ``python benchmarks/calibrate_diagnosis.py`` (writes ``advisor/curves/fit_calibration.json``).
+Run: ``python benchmarks/calibrate_diagnosis.py [--parts dev,test]`` (writes
+``advisor/curves/fit_calibration.json``).
+
+The development parts are ``dev`` and ``test``: the ``test`` part was held out until the
+``fresh`` part (new datasets, generated once) took its place as the held-out part, so the
+table now learns from both. The ``fresh`` part is refused here.
 
 For each verdict rule: the development runs it decided, split into up to ``MAX_BINS`` bins of
 its margin (each with at least ``MIN_PER_BIN`` runs), and in each bin the fraction it got right,
 shrunk towards the overall development accuracy p by ``PRIOR_WEIGHT`` pseudo-runs
 ((right + 2 p) / (n + 2)), made non-decreasing in the margin. The test
-part is never read here; ``bench_diagnosis.py`` reports the calibration error on it.
+held-out part is never read here; ``bench_diagnosis.py`` reports the calibration error on it.
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import sys
 from collections import defaultdict
@@ -51,8 +57,17 @@ def fit_rule(margins: list[float], right: list[bool], prior: float) -> dict[str,
     }
 
 
-def main() -> int:
-    runs = corpus_runs("dev")
+HELD_OUT = "fresh"
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--parts", default="dev,test", help="comma-separated development parts")
+    parts = [p for p in ap.parse_args(argv).parts.split(",") if p]
+    if HELD_OUT in parts:
+        print(f"error: the {HELD_OUT!r} part is held out; calibrate on dev/test", file=sys.stderr)
+        return 2
+    runs = [run for part in parts for run in corpus_runs(part)]
     by_rule: dict[str, tuple[list[float], list[bool]]] = defaultdict(lambda: ([], []))
     for run in runs:
         out = diagnose_run(run)
@@ -65,8 +80,9 @@ def main() -> int:
     prior = sum(every) / max(len(every), 1)
     table = {rule: fit_rule(m, r, prior) for rule, (m, r) in sorted(by_rule.items())}
     doc = {
-        "about": "confidence per verdict rule and margin bin, fitted on the development part of "
-        "benchmarks/corpus by benchmarks/calibrate_diagnosis.py; do not edit by hand",
+        "about": "confidence per verdict rule and margin bin, fitted on the development parts "
+        f"({', '.join(parts)}) of benchmarks/corpus by benchmarks/calibrate_diagnosis.py; "
+        "do not edit by hand",
         "runs": len(runs),
         "rules": table,
     }

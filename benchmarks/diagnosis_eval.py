@@ -1,8 +1,9 @@
 """Scoring the fit diagnosis against labelled runs (shared by the benchmark, calibration, tests).
 
 * ``corpus_runs(part)``: the scored runs of ``benchmarks/corpus/labels.jsonl`` in one part
-  (``dev``, ``test`` or ``all``), each with its label, its held-out test-loss curve and the
-  path to pass to ``advisor diagnose``.
+  (``dev``, ``test`` or ``all`` = both), each with its label, its held-out test-loss curve and
+  the path to pass to ``advisor diagnose``; ``fresh`` reads the separate held-out part in
+  ``benchmarks/corpus/fresh/labels.jsonl`` (new datasets, generated once, to be read once).
 * ``diagnose_run(run)``: advisor's verdict, calibrated confidence and stop index on it.
 * ``score``: accuracy overall and per label, the confusion matrix, the expected calibration
   error with its reliability table, and the held-out-loss regret at the recommended stop.
@@ -62,15 +63,21 @@ def judgeable(run: dict[str, Any]) -> bool:
 def corpus_runs(
     part: str = "test", corpus: Path = CORPUS, *, only_judgeable: bool = True
 ) -> list[dict[str, Any]]:
-    """Scored runs of one part of the corpus (``dev``, ``test`` or ``all``).
+    """Scored runs of one part of the corpus (``dev``, ``test``, ``all`` = dev + test, or ``fresh``).
 
+    ``fresh`` reads ``<corpus>/fresh/labels.jsonl`` and gives each run's ``path`` relative to
+    ``corpus`` (``fresh/runs/<id>/...``), so ``diagnose_run(run)`` finds its files.
     ``only_judgeable`` leaves out training-only logs labelled over/underfitting (see ``judgeable``).
     """
-    path = corpus / "labels.jsonl"
+    sub = "fresh" if part == "fresh" else ""
+    path = corpus / sub / "labels.jsonl"
     if not path.exists():
-        raise FileNotFoundError(f"{path}: no corpus; run benchmarks/corpus/generate.py first.")
+        how = " --part fresh" if sub else ""
+        raise FileNotFoundError(f"{path}: no corpus; run benchmarks/corpus/generate.py{how} first.")
     runs = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
     runs = [r for r in runs if r.get("scored") and (part == "all" or r.get("part") == part)]
+    if sub:
+        runs = [{**r, "path": f"{sub}/{r['path']}"} for r in runs]
     return [r for r in runs if judgeable(r)] if only_judgeable else runs
 
 

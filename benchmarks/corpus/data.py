@@ -6,6 +6,10 @@ runs). Tabular splits are random (50 / 20 / 30 %, capped); time series are split
 order (60 / 20 / 20 % of the forecast targets), turned into sliding windows of ``window``
 past values that forecast the next value. Features are standardised with train statistics;
 regression and forecasting targets too, so the constant predictor's MSE is about 1.
+
+The ``fresh`` datasets (iris, modechoice, grunfeld, engel, nile, interest_inflation) are a
+separate held-out part, generated once into ``fresh/`` (``generate.py --part fresh``); the
+dev / test corpus never draws them (its dataset pools are filtered by part).
 """
 
 from __future__ import annotations
@@ -16,7 +20,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-# name -> (objective, kind, part). part: "dev" or "test" (the corpus split is by dataset).
+# name -> (objective, kind, part). part: "dev" or "test" (the corpus split is by dataset), or
+# "fresh" (a separate held-out part on new datasets, written to fresh/ by generate.py --part fresh).
 DATASETS: dict[str, tuple[str, str, str]] = {
     "digits": ("classification", "image", "dev"),
     "breast_cancer": ("classification", "tabular", "dev"),
@@ -30,6 +35,12 @@ DATASETS: dict[str, tuple[str, str, str]] = {
     "star98": ("regression", "tabular", "test"),
     "elnino": ("forecasting", "series", "test"),
     "macrodata": ("forecasting", "series", "test"),
+    "iris": ("classification", "tabular", "fresh"),
+    "modechoice": ("classification", "tabular", "fresh"),
+    "grunfeld": ("regression", "tabular", "fresh"),
+    "engel": ("regression", "tabular", "fresh"),
+    "nile": ("forecasting", "series", "fresh"),
+    "interest_inflation": ("forecasting", "series", "fresh"),
 }
 
 _CAPS = {"train": 900, "val": 300, "test": 450}
@@ -57,7 +68,7 @@ class Data:
 
 
 def _raw_tabular(name: str) -> tuple[np.ndarray, np.ndarray]:
-    if name in ("digits", "breast_cancer", "wine", "diabetes"):
+    if name in ("digits", "breast_cancer", "wine", "diabetes", "iris"):
         import sklearn.datasets as skd
 
         ds = getattr(skd, f"load_{name}")()
@@ -77,6 +88,30 @@ def _raw_tabular(name: str) -> tuple[np.ndarray, np.ndarray]:
     elif name == "randhie":  # log(1 + outpatient visits) from insurance / health covariates
         y = np.log1p(df["mdvis"].to_numpy(np.float64))
         x = df.drop(columns=["mdvis"]).to_numpy(np.float64)
+    elif name == "modechoice":  # travel mode chosen (air, train, bus, car -> 0..3), one row each
+        df = df.sort_values(["individual", "mode"])
+        wide = df.pivot(index="individual", columns="mode", values=["ttme", "invc", "invt", "gc"])
+        wide = wide.reindex(
+            columns=[(v, m) for v in ("ttme", "invc", "invt", "gc") for m in (1, 2, 3, 4)]
+        )
+        person = df.groupby("individual")[["hinc", "psize"]].first().loc[wide.index]
+        chosen = df[df["choice"] == 1].set_index("individual")["mode"].loc[wide.index]
+        y = chosen.to_numpy().astype(np.int64) - 1
+        x = np.hstack([wide.to_numpy(np.float64), person.to_numpy(np.float64)])
+    elif name == "grunfeld":  # log investment from log1p firm value / capital, year, firm
+        y = np.log(df["invest"].to_numpy(np.float64))
+        firms = sorted(df["firm"].astype(str).unique())
+        onehot = df["firm"].astype(str).to_numpy()[:, None] == np.array(firms)[None, :]
+        x = np.hstack(
+            [
+                np.log1p(df[["value", "capital"]].to_numpy(np.float64)),
+                df[["year"]].to_numpy(np.float64),
+                onehot.astype(np.float64),
+            ]
+        )
+    elif name == "engel":  # log food expenditure from log income (Belgian households, 1857)
+        y = np.log(df["foodexp"].to_numpy(np.float64))
+        x = np.log(df[["income"]].to_numpy(np.float64))
     else:
         raise KeyError(name)
     return x, y
@@ -97,6 +132,10 @@ def _raw_series(name: str) -> tuple[np.ndarray, int]:
         return df.drop(columns=["YEAR"]).to_numpy(np.float64).reshape(-1), 12
     if name == "macrodata":  # quarterly US inflation
         return df["infl"].to_numpy(np.float64), 8
+    if name == "nile":  # annual flow volume of the Nile at Aswan, 1871-1970
+        return df["volume"].to_numpy(np.float64), 8
+    if name == "interest_inflation":  # quarterly change of (German) inflation, 1972-1998
+        return df["Dp"].to_numpy(np.float64), 8
     raise KeyError(name)
 
 

@@ -1,13 +1,18 @@
 """Generate the labelled corpus of real small training runs (see README.md beside this file).
 
     .venv/bin/python benchmarks/corpus/generate.py [--out benchmarks/corpus] [--limit N]
-        [--only REGIME] [--seed 20240607] [--refs]
+        [--only REGIME] [--seed 20240607] [--refs] [--part fresh]
 
 Trains every run on one CPU thread, writes its learning curves in a logger format under
 ``<out>/runs/<run_id>/`` and one JSON line per run to ``<out>/labels.jsonl``; the label comes
 from the held-out TEST curve (``oracle.py``), which is never written to the logs. The
 reference ("achievable") loss per dataset is read from ``<out>/references.json`` and computed
 first when that file is missing or ``--refs`` is given. Deterministic given the seed.
+
+``--part fresh`` builds the separate held-out part on the ``fresh`` datasets of ``data.py``
+instead (its own run list, ``make_fresh_specs``, master seed ``FRESH_SEED``), written to
+``benchmarks/corpus/fresh/`` (``labels.jsonl``, ``runs/``, ``references.json`` of the fresh
+datasets only). Without ``--part`` the dev / test corpus is built exactly as before.
 """
 
 from __future__ import annotations
@@ -45,6 +50,9 @@ with contextlib.suppress(RuntimeError):
     torch.set_num_interop_threads(1)
 
 MASTER_SEED = 20240607
+FRESH_SEED = MASTER_SEED + 1000  # master seed of the fresh part (stored in its records)
+FRESH_TOTAL = 150  # about this many fresh runs: REGIME_COUNTS scaled, at least FRESH_MIN each
+FRESH_MIN = 4
 
 # Number of runs per regime (the corpus has sum(REGIME_COUNTS) runs).
 REGIME_COUNTS = {
@@ -256,6 +264,34 @@ def configure(spec: Spec, d: datamod.Data, rng: np.random.RandomState) -> None:
         spec.log_mae = bool(rng.rand() < 0.5)
 
 
+def _formats_for(regime: str) -> list[str]:
+    """The logger formats a regime's runs cycle through."""
+    if regime == "long":
+        return ["keras-csv", "keras-json", "csv"]
+    if regime == "accuracy_only":
+        return ["lightning", "keras-csv", "keras-json", "tensorboard", "csv"]
+    return list(formats.FORMATS)
+
+
+def _spec(run_id, dataset, family, regime, base, part, run_seed, fmt, variant) -> Spec:
+    """A run spec with its logging flags set from the regime."""
+    s = Spec(run_id, dataset, family, regime, base, part, run_seed, fmt, variant)
+    s.log_acc_only = regime == "accuracy_only"
+    s.log_train_only = regime == "train_only"
+    return s
+
+
+def _configure_all(specs: list[Spec], seed: int) -> list[Spec]:
+    """Hyper-parameters from a separate stream, so the assignment of runs stays stable."""
+    hrng = np.random.RandomState(seed + 1)
+    cache: dict[str, datamod.Data] = {}
+    for s in specs:
+        if s.dataset not in cache:
+            cache[s.dataset] = datamod.load(s.dataset)
+        configure(s, cache[s.dataset], hrng)
+    return specs
+
+
 def make_specs(seed: int) -> list[Spec]:
     rng = np.random.RandomState(seed)
     names = list(datamod.DATASETS)
@@ -296,31 +332,73 @@ def make_specs(seed: int) -> list[Spec]:
                     )
                 ]
             dataset = str(rng.choice(pool))
-            fmts = list(formats.FORMATS)
-            if regime == "long":
-                fmts = ["keras-csv", "keras-json", "csv"]
-            elif regime == "accuracy_only":
-                fmts = ["lightning", "keras-csv", "keras-json", "tensorboard", "csv"]
+            fmts = _formats_for(regime)
             # rounds of 3 runs (2 dev + 1 test) share a format; rounds cycle through formats
             rnd = (k // 3 + ridx) % len(fmts)
             fmt = fmts[rnd] if regime != "long" else str(rng.choice(fmts))
             run_seed = int(rng.randint(0, 2**31 - 1))
             run_id = f"{i:04d}_{dataset}_{family}_{regime}"
-            s = Spec(
-                run_id, dataset, family, regime, base, part, run_seed, fmt, int(rng.randint(0, 2))
-            )
-            s.log_acc_only = regime == "accuracy_only"
-            s.log_train_only = regime == "train_only"
-            specs.append(s)
+            variant = int(rng.randint(0, 2))
+            specs.append(_spec(run_id, dataset, family, regime, base, part, run_seed, fmt, variant))
             i += 1
-    # hyper-parameters from a separate stream, so the assignment above is stable
-    hrng = np.random.RandomState(seed + 1)
-    cache: dict[str, datamod.Data] = {}
-    for s in specs:
-        if s.dataset not in cache:
-            cache[s.dataset] = datamod.load(s.dataset)
-        configure(s, cache[s.dataset], hrng)
-    return specs
+    return _configure_all(specs, seed)
+
+
+def fresh_counts() -> dict[str, int]:
+    """Runs per regime of the fresh part: REGIME_COUNTS scaled to about FRESH_TOTAL."""
+    total = sum(REGIME_COUNTS.values())
+    return {r: max(FRESH_MIN, round(c * FRESH_TOTAL / total)) for r, c in REGIME_COUNTS.items()}
+
+
+def make_fresh_specs(seed: int = FRESH_SEED) -> list[Spec]:
+    """The run list of the fresh part: every regime, on the ``fresh`` datasets only.
+
+    Same scheme as ``make_specs`` (family cycle per regime, cnn / gru only where compatible,
+    classification-only regimes on classifiers, hyper-parameters from ``configure`` on a
+    separate stream), with ``fresh_counts()`` runs per regime, formats cycling run by run (the
+    compact formats for long runs, no hf-trainer for accuracy-only logs) and ids ``fNNN_...``.
+    """
+    rng = np.random.RandomState(seed)
+    info = {n: v for n, v in datamod.DATASETS.items() if v[2] == "fresh"}
+    names = list(info)
+
+    def pool(family: str, regime: str) -> list[str]:
+        return [
+            n
+            for n in names
+            if models.compatible(family, info[n][1])
+            and (
+                info[n][0] == "classification" or regime not in ("dead_at_chance", "accuracy_only")
+            )
+        ]
+
+    specs: list[Spec] = []
+    i = 0
+    for ridx, (regime, count) in enumerate(fresh_counts().items()):
+        fam_cycle = ["mlp", "cnn", "mlp", "gru", "mlp", "transformer"]
+        shift = int(rng.randint(0, len(fam_cycle)))
+        fam_cycle = fam_cycle[shift:] + fam_cycle[:shift]
+        for k in range(count):
+            base = regime
+            if regime in BASE_FOR_VARIANT:
+                base = str(rng.choice(BASE_FOR_VARIANT[regime]))
+            fams = fam_cycle if regime != "long" else ["mlp", "mlp", "cnn", "mlp", "mlp", "gru"]
+            family = fams[k % len(fams)]
+            candidates = pool(family, regime)
+            if not candidates:  # a cnn / gru on a classification-only regime (no series classifier)
+                family = "mlp" if rng.rand() < 0.5 else "transformer"
+                candidates = pool(family, regime)
+            dataset = str(rng.choice(candidates))
+            fmts = _formats_for(regime)
+            fmt = fmts[(k + ridx) % len(fmts)] if regime != "long" else str(rng.choice(fmts))
+            run_seed = int(rng.randint(0, 2**31 - 1))
+            run_id = f"f{i:03d}_{dataset}_{family}_{regime}"
+            variant = int(rng.randint(0, 2))
+            specs.append(
+                _spec(run_id, dataset, family, regime, base, "fresh", run_seed, fmt, variant)
+            )
+            i += 1
+    return _configure_all(specs, seed)
 
 
 # ------------------------------------------------------------------------------------------
@@ -548,9 +626,12 @@ def _reference_specs(name: str, kind: str) -> list[Spec]:
     return out
 
 
-def compute_references(out: Path) -> dict:
+def compute_references(out: Path, parts: tuple[str, ...] = ("dev", "test")) -> dict:
+    """Reference and constant-predictor losses of the datasets of ``parts`` -> references.json."""
     refs: dict[str, dict] = {}
     for name, (objective, kind, part) in datamod.DATASETS.items():
+        if part not in parts:
+            continue
         d = datamod.load(name)
         best = {"test": math.inf, "val": math.inf}
         by_model = {}
@@ -639,7 +720,9 @@ def label_record(rec: dict, ref: dict) -> dict:
     return rec
 
 
-def run_one(spec: Spec, d: datamod.Data, ref: dict, out: Path) -> dict:
+def run_one(
+    spec: Spec, d: datamod.Data, ref: dict, out: Path, master_seed: int | None = None
+) -> dict:
     t0 = time.time()
     h = train(spec, d)
     n = h["n_epochs"]
@@ -695,6 +778,7 @@ def run_one(spec: Spec, d: datamod.Data, ref: dict, out: Path) -> dict:
         "base_regime": spec.base_regime,
         "part": spec.part,
         "seed": spec.seed,
+        **({"master_seed": master_seed} if master_seed is not None else {}),
         "hparams": {
             "optimizer": spec.opt,
             "lr": spec.lr,
@@ -736,9 +820,14 @@ def _table(records: list[dict]) -> str:
     lines = []
     labels = ["overfitting", "underfitting", "good_fit", "not_converged", "diverging"]
 
+    if records and all(r["part"] == "fresh" for r in records):
+        parts: tuple[str, ...] = ("fresh",)
+    else:
+        parts = ("dev", "test") + (("fresh",) if any(r["part"] == "fresh" for r in records) else ())
+
     def row(name, recs):
         cells = []
-        for part in ("dev", "test"):
+        for part in parts:
             rs = [r for r in recs if r["part"] == part]
             sc = [r for r in rs if r["scored"]]
             cells.append(f"{len(sc)}/{len(rs)}")
@@ -746,8 +835,8 @@ def _table(records: list[dict]) -> str:
 
     lines.append("Scored / total runs per part")
     lines.append("")
-    lines.append("| group | dev | test |")
-    lines.append("|---|---|---|")
+    lines.append("| group | " + " | ".join(parts) + " |")
+    lines.append("|---|" + "---|" * len(parts))
     lines.append(row("all", records))
     for lab in labels:
         lines.append(row(f"label={lab}", [r for r in records if r["test_label"] == lab]))
@@ -788,10 +877,18 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    ap.add_argument("--out", default=str(HERE))
+    ap.add_argument(
+        "--part",
+        choices=["fresh"],
+        default=None,
+        help="build the fresh held-out part (fresh datasets, own seed; default out: fresh/)",
+    )
+    ap.add_argument("--out", default=None, help="output folder (default: this folder)")
     ap.add_argument("--limit", type=int, default=None, help="only the first N runs (after --only)")
     ap.add_argument("--only", default=None, help="only runs of this regime")
-    ap.add_argument("--seed", type=int, default=MASTER_SEED)
+    ap.add_argument(
+        "--seed", type=int, default=None, help=f"master seed ({MASTER_SEED}; fresh: {FRESH_SEED})"
+    )
     ap.add_argument("--refs", action="store_true", help="recompute references.json")
     ap.add_argument("--every", type=int, default=1, help="keep every k-th run (quick smoke runs)")
     ap.add_argument(
@@ -800,7 +897,11 @@ def main(argv: list[str] | None = None) -> int:
         help="re-run the oracle on the curves stored in labels.jsonl (no training)",
     )
     args = ap.parse_args(argv)
-    out = Path(args.out)
+    fresh = args.part == "fresh"
+    out = Path(args.out) if args.out else (HERE / "fresh" if fresh else HERE)
+    seed = args.seed if args.seed is not None else (FRESH_SEED if fresh else MASTER_SEED)
+    if fresh and out.resolve() == HERE:
+        ap.error("--part fresh must not write into the dev / test corpus folder (use fresh/)")
     out.mkdir(parents=True, exist_ok=True)
     if args.relabel:
         refs = json.loads((out / "references.json").read_text())
@@ -815,11 +916,11 @@ def main(argv: list[str] | None = None) -> int:
     ref_path = out / "references.json"
     if args.refs or not ref_path.exists():
         print("computing references ...", flush=True)
-        refs = compute_references(out)
+        refs = compute_references(out, ("fresh",) if fresh else ("dev", "test"))
     else:
         refs = json.loads(ref_path.read_text())
     t_refs = time.time() - t_start
-    specs = make_specs(args.seed)
+    specs = make_fresh_specs(seed) if fresh else make_specs(seed)
     if args.only:
         specs = [s for s in specs if s.regime == args.only]
     specs = specs[:: args.every]
@@ -834,7 +935,7 @@ def main(argv: list[str] | None = None) -> int:
     for i, s in enumerate(specs):
         if s.dataset not in cache:
             cache[s.dataset] = datamod.load(s.dataset)
-        rec = run_one(s, cache[s.dataset], refs[s.dataset], out)
+        rec = run_one(s, cache[s.dataset], refs[s.dataset], out, seed if fresh else None)
         records.append(rec)
         tl = [v for v in rec["test_loss"] if v is not None]
         print(

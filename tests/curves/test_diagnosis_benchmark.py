@@ -1,9 +1,9 @@
 """Floors under the diagnosis benchmark (benchmarks/bench_diagnosis.py), so a regression fails.
 
-The figures are measured on the held-out TEST part of the labelled corpus (datasets no
-threshold was tuned on) and on the public logs against the hand-written labels; each floor sits
-a little under the figure measured when the thresholds were last set (README, "Diagnosing the
-fit", benchmark table).
+The figures are measured on the FRESH part of the labelled corpus (6 datasets generated after
+the last rule change and read once), on the TEST part (held out until it had been read while
+the rules were refined) and on the public logs against the hand-written labels; each floor sits
+a little under the figure measured (docs/diagnosis.md, "How right is it?").
 """
 
 from __future__ import annotations
@@ -18,36 +18,38 @@ sys.path.insert(0, str(BENCH))
 
 import diagnosis_eval as ev  # noqa: E402
 
-# Measured figures minus a small margin (see the module docstring).
-# Measured (2-core CPU): test-part accuracy 0.907, ECE 0.054, median regret 0.013 (the issue's
-# target is 0.025); public logs 0.879.
-TEST_ACCURACY_FLOOR = 0.88
-TEST_ECE_CEILING = 0.08
-TEST_REGRET_CEILING = 0.02
-REAL_ACCURACY_FLOOR = 0.85
+# Measured figures minus a small margin (see the module docstring), per part:
+# (runs at least, accuracy floor, ECE ceiling, median regret ceiling).
+# test (2-core CPU): accuracy 0.907, ECE 0.026 (refitted on it; 0.054 while held out), median
+# regret 0.0048 (the issue's target is 0.025).
+# fresh, read once: accuracy 0.842, ECE 0.106, median regret 0.0106.
+FLOORS = {"test": (80, 0.88, 0.08, 0.01), "fresh": (90, 0.82, 0.13, 0.02)}
+REAL_ACCURACY_FLOOR = 0.85  # public logs: 0.879
 
 
-@pytest.fixture(scope="module")
-def test_part():
-    if not (ev.CORPUS / "labels.jsonl").exists():
-        pytest.skip("no corpus (benchmarks/corpus/labels.jsonl)")
-    runs = ev.corpus_runs("test")
-    return runs, [ev.diagnose_run(r) for r in runs]
+@pytest.fixture(scope="module", params=sorted(FLOORS))
+def part(request):
+    path = ev.CORPUS / ("fresh/labels.jsonl" if request.param == "fresh" else "labels.jsonl")
+    if not path.exists():
+        pytest.skip(f"no corpus part {request.param!r} ({path})")
+    runs = ev.corpus_runs(request.param)
+    return request.param, runs, [ev.diagnose_run(r) for r in runs]
 
 
 @pytest.mark.slow
-def test_verdicts_on_the_held_out_test_part(test_part):
-    _runs, outcomes = test_part
+def test_verdicts_on_the_held_out_parts(part):
+    name, _runs, outcomes = part
+    n_min, accuracy, ece, regret = FLOORS[name]
     s = ev.score(outcomes)
-    assert s["n"] >= 80
-    assert s["accuracy"] >= TEST_ACCURACY_FLOOR, s["per_label"]
-    assert s["ece"] <= TEST_ECE_CEILING
-    assert s["regret_median"] <= TEST_REGRET_CEILING
+    assert s["n"] >= n_min
+    assert s["accuracy"] >= accuracy, s["per_label"]
+    assert s["ece"] <= ece
+    assert s["regret_median"] <= regret
 
 
 @pytest.mark.slow
-def test_no_harmful_verdicts_on_non_finite_runs(test_part):
-    runs, outcomes = test_part
+def test_no_harmful_verdicts_on_non_finite_runs(part):
+    _name, runs, outcomes = part
     for run, out in zip(runs, outcomes):
         if run.get("first_nonfinite_epoch") is not None:
             assert out.verdict not in ("underfitting", "good_fit"), run["id"]

@@ -187,3 +187,15 @@ def test_stop_is_the_best_logged_epoch_inside_the_window_not_outside_it():
     assert 25 <= i <= 45
     assert val[i] <= min(val[i - 1], val[i + 1])  # a logged best, not a point on a slope
     assert any("best logged" in ev for ev in fit.evidence)
+
+
+def test_a_still_improving_run_is_told_to_train_on_not_to_stop_earlier():
+    # A long, slow, noisy descent: the earliest stretch within noise of the best lies ~25
+    # epochs before the end, but the run is still improving, so the stop is its last epoch.
+    e = np.arange(1500)
+    val = 1.0 - 1e-4 * e + noise(1500, 0.02, 14)
+    train = 0.9 - 1.2e-4 * e
+    fit = diagnose_fit(run(series("train", "loss", train), series("val", "loss", val)))
+    assert fit.verdict == "not_converged"
+    assert fit.stop_index == 1499
+    assert any("still improving" in ev and "train longer" in ev for ev in fit.evidence)
