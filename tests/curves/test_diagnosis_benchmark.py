@@ -20,10 +20,11 @@ import diagnosis_eval as ev  # noqa: E402
 
 # Measured figures minus a small margin (see the module docstring), per part:
 # (runs at least, accuracy floor, ECE ceiling, median regret ceiling).
-# test (2-core CPU): accuracy 0.907, ECE 0.026 (refitted on it; 0.054 while held out), median
+# test (2-core CPU): accuracy 0.907, ECE 0.038 (fitted on it; 0.054 while held out), median
 # regret 0.0048 (the target is 0.025).
-# fresh, read once: accuracy 0.842, ECE 0.106, median regret 0.0106.
-FLOORS = {"test": (80, 0.88, 0.08, 0.01), "fresh": (90, 0.82, 0.13, 0.02)}
+# fresh, read once: accuracy 0.842, ECE 0.106, median regret 0.0106; ECE 0.074 on a second
+# read after the confidence table's shrinkage was chosen by leave-one-dataset-out on dev + test.
+FLOORS = {"test": (80, 0.88, 0.06, 0.01), "fresh": (90, 0.82, 0.09, 0.02)}
 REAL_ACCURACY_FLOOR = 0.85  # public logs: 0.879
 
 
