@@ -102,10 +102,15 @@ def recommend_stop(
         return _stop(track, i, series, why)
     first, band = earliest_near_optimum(track)
     i = best_in_window(track, first)
+    earliest = (
+        f"the earliest whose smoothed {series.metric} is within noise ({band:.3g}) of its optimum"
+    )
+    at = fmt_epoch(float(track.epochs[i]))
     evidence.append(
-        f"Recommended stop: epoch {fmt_epoch(float(track.epochs[i]))}, the best logged "
-        f"{series.metric} around epoch {fmt_epoch(float(track.epochs[first]))}, the earliest whose "
-        f"smoothed {series.metric} is within noise ({band:.3g}) of its optimum."
+        f"Recommended stop: epoch {at}, {earliest}, and the best logged {series.metric} around it."
+        if i == first
+        else f"Recommended stop: epoch {at}, the best logged {series.metric} around epoch "
+        f"{fmt_epoch(float(track.epochs[first]))}, {earliest}."
     )
     return _stop(track, i, series, why)
 
