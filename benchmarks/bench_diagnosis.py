@@ -81,18 +81,20 @@ def _val_loss(curves) -> np.ndarray | None:
     return None if vl is None else np.asarray(vl.values, float)
 
 
-def early_stopping_regrets(runs: list[dict], patience: int) -> dict[str, float]:
-    """Run id -> held-out-loss regret of EarlyStopping(patience, restore_best_weights)."""
-    out = {}
+def early_stopping_regrets(runs: list[dict], patiences: tuple[int, ...]) -> dict[int, dict]:
+    """Patience -> {run id: held-out-loss regret of EarlyStopping(patience,
+    restore_best_weights)}; each run's curves are read once."""
+    out: dict[int, dict[str, float]] = {p: {} for p in patiences}
     for run in runs:
         if run["label"] == "diverging" or not run.get("test_loss"):
             continue
         vl = _val_loss(load_curves(CORPUS / run["path"]))
         if vl is None:
             continue
-        r = regret(run["test_loss"], early_stopping_index(vl, patience))
-        if r is not None:
-            out[run["id"]] = r
+        for p in patiences:
+            r = regret(run["test_loss"], early_stopping_index(vl, p))
+            if r is not None:
+                out[p][run["id"]] = r
     return out
 
 
@@ -193,8 +195,8 @@ def main() -> int:
     print(f"corpus part '{args.part}': {len(runs)} scored runs, diagnosed in {elapsed:.1f} s")
     print_score(f"advisor on the corpus ({args.part} part)", s)
     ours = {o.id: o.regret for o in outcomes if o.regret is not None}
-    for p in (5, 10, 20):
-        by_id = early_stopping_regrets(runs, p)
+    es = early_stopping_regrets(runs, (5, 10, 20))
+    for p, by_id in es.items():
         if by_id:
             r = list(by_id.values())
             q1, q3 = np.percentile(r, [25, 75])
@@ -202,7 +204,7 @@ def main() -> int:
                 f"   EarlyStopping(patience={p:<2}) regret: median {np.median(r):.2%} "
                 f"(IQR {q1:.2%}-{q3:.2%}, {len(r)} runs)"
             )
-    common = sorted(set(ours) & set(early_stopping_regrets(runs, 10)))
+    common = sorted(set(ours) & set(es[10]))
     if common:
         print(
             f"   on the {len(common)} runs EarlyStopping can stop (validation loss logged, not "

@@ -28,7 +28,6 @@ one constant confidence for every run). On dev + test (12 datasets, 346 runs):
 from __future__ import annotations
 
 import argparse
-import itertools
 import json
 import sys
 from collections import defaultdict
@@ -38,9 +37,10 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from diagnosis_eval import ECE_BINS, corpus_runs, diagnose_run
+from diagnosis_eval import corpus_runs, diagnose_run, reliability
 
 from advisor.curves import _fit_confidence
+from advisor.curves._fit_confidence import confidence_from
 
 MAX_BINS = 1  # margin bins per rule (chosen by leave-one-dataset-out, see the docstring)
 MIN_PER_BIN = 15
@@ -88,31 +88,15 @@ def fit_table(records: list[tuple], weight: float, max_bins: int) -> dict[str, d
     }
 
 
-def lookup(table: dict[str, dict], rule: str, margin: float) -> float:
-    """The confidence the table gives (as ``advisor.curves._fit_confidence.calibrated`` does)."""
-    entry = table.get(rule)
-    if entry is None:
-        p = _fit_confidence.UNSEEN_WEIGHT * margin
-        p += (1 - _fit_confidence.UNSEEN_WEIGHT) * _fit_confidence.UNSEEN_PRIOR
-    else:
-        k = sum(1 for e in entry["edges"] if margin >= e) - 1
-        p = entry["accuracy"][max(0, min(k, len(entry["accuracy"]) - 1))]
-    return max(_fit_confidence.FLOOR, min(_fit_confidence.CEILING, p))
-
-
 def leave_one_dataset_out(records: list[tuple], weight: float, max_bins: int) -> dict[str, float]:
     """Brier score, log loss and ECE of confidences each fitted without the run's dataset."""
     pairs = []
     for held in sorted({r[0] for r in records}):
         table = fit_table([r for r in records if r[0] != held], weight, max_bins)
-        pairs += [(lookup(table, r[1], r[2]), r[3]) for r in records if r[0] == held]
+        pairs += [(confidence_from(table, r[1], r[2]), r[3]) for r in records if r[0] == held]
     conf = np.array([c for c, _ in pairs])
     right = np.array([float(ok) for _, ok in pairs])
-    ece = 0.0
-    for lo, hi in itertools.pairwise(ECE_BINS):
-        sel = (conf >= lo) & (conf < hi)
-        if sel.any():
-            ece += sel.mean() * abs(conf[sel].mean() - right[sel].mean())
+    _rows, ece = reliability(conf, right)
     return {
         "brier": float(np.mean((conf - right) ** 2)),
         "log_loss": float(-np.mean(np.log(np.where(right > 0, conf, 1 - conf)))),

@@ -128,6 +128,24 @@ def early_stopping_index(val_loss: np.ndarray, patience: int) -> int | None:
     return best_i
 
 
+def reliability(
+    confidence: list[float], right: list[bool]
+) -> tuple[list[tuple[float, float, int, float, float]], float]:
+    """Reliability rows ``(low, high, runs, mean confidence, accuracy)`` per ``ECE_BINS`` bin
+    that holds runs, and the expected calibration error over them."""
+    conf = np.asarray(confidence, dtype=float)
+    ok = np.asarray(right, dtype=float)
+    rows, ece = [], 0.0
+    for lo, hi in itertools.pairwise(ECE_BINS):
+        sel = (conf >= lo) & (conf < hi)
+        if not sel.any():
+            continue
+        c, a = float(conf[sel].mean()), float(ok[sel].mean())
+        rows.append((lo, min(hi, 1.0), int(sel.sum()), c, a))
+        ece += float(sel.sum()) / conf.size * abs(c - a)
+    return rows, ece
+
+
 def score(outcomes: list[Outcome]) -> dict[str, Any]:
     """Accuracy, per-label recall, confusion, ECE with reliability rows, regret."""
     done = [o for o in outcomes if o.verdict is not None]
@@ -139,15 +157,7 @@ def score(outcomes: list[Outcome]) -> dict[str, Any]:
         if sub:
             per_label[lab] = (sum(o.right for o in sub), len(sub))
     confusion = Counter((o.label, o.verdict or "error") for o in outcomes)
-    rows, ece = [], 0.0
-    for lo, hi in itertools.pairwise(ECE_BINS):
-        sub = [o for o in done if lo <= o.confidence < hi]
-        if not sub:
-            continue
-        conf = float(np.mean([o.confidence for o in sub]))
-        acc = float(np.mean([o.right for o in sub]))
-        rows.append((lo, min(hi, 1.0), len(sub), conf, acc))
-        ece += len(sub) / max(len(done), 1) * abs(conf - acc)
+    rows, ece = reliability([o.confidence for o in done], [o.right for o in done])
     regrets = [o.regret for o in outcomes if o.regret is not None]
     return {
         "n": n,

@@ -17,7 +17,7 @@ import json
 from functools import cache
 from pathlib import Path
 
-__all__ = ["calibrated"]
+__all__ = ["calibrated", "confidence_from"]
 
 TABLE = Path(__file__).with_name("fit_calibration.json")
 UNSEEN_PRIOR = 0.5
@@ -34,7 +34,13 @@ def _table() -> dict[str, dict[str, list[float]]]:
 
 def calibrated(rule: str, margin: float) -> float:
     """Probability that the verdict of ``rule`` at ``margin`` is right."""
-    entry = _table().get(rule)
+    return confidence_from(_table(), rule, margin)
+
+
+def confidence_from(table: dict[str, dict[str, list[float]]], rule: str, margin: float) -> float:
+    """The confidence ``table`` (the ``rules`` of ``fit_calibration.json``) gives ``rule`` at
+    ``margin``; ``benchmarks/calibrate_diagnosis.py`` scores candidate tables with it."""
+    entry = table.get(rule)
     if entry is None:
         p = UNSEEN_WEIGHT * margin + (1 - UNSEEN_WEIGHT) * UNSEEN_PRIOR
     else:

@@ -292,46 +292,55 @@ def _configure_all(specs: list[Spec], seed: int) -> list[Spec]:
     return specs
 
 
+def _family_cycle(rng: np.random.RandomState) -> list[str]:
+    """The families a regime's runs cycle through, starting at a random shift."""
+    cycle = ["mlp", "cnn", "mlp", "gru", "mlp", "transformer"]
+    shift = int(rng.randint(0, len(cycle)))
+    return cycle[shift:] + cycle[:shift]
+
+
+def _base_and_family(rng, regime: str, cycle: list[str], k: int) -> tuple[str, str]:
+    """The k-th run's base regime (a variant's drawn one) and family."""
+    base = regime
+    if regime in BASE_FOR_VARIANT:
+        base = str(rng.choice(BASE_FOR_VARIANT[regime]))
+    fams = cycle if regime != "long" else ["mlp", "mlp", "cnn", "mlp", "mlp", "gru"]
+    return base, fams[k % len(fams)]
+
+
+def _dataset_pool(part: str, family: str, regime: str) -> list[str]:
+    """The datasets of ``part`` a ``family`` can train on in ``regime`` (classifiers only for the
+    classification-only regimes), in ``DATASETS`` order."""
+    return [
+        n
+        for n, (objective, kind, p) in datamod.DATASETS.items()
+        if p == part
+        and models.compatible(family, kind)
+        and (objective == "classification" or regime not in ("dead_at_chance", "accuracy_only"))
+    ]
+
+
+def _draw_dataset(rng, part: str, family: str, regime: str) -> tuple[str, str]:
+    """(family, dataset): a dataset drawn from the pool; an mlp or transformer instead when the
+    family has none (e.g. a cnn on a classification-only regime in a part with no images)."""
+    pool = _dataset_pool(part, family, regime)
+    if not pool:
+        family = "mlp" if rng.rand() < 0.5 else "transformer"
+        pool = _dataset_pool(part, family, regime)
+    return family, str(rng.choice(pool))
+
+
 def make_specs(seed: int) -> list[Spec]:
+    """The run list of the dev / test corpus (2 of every 3 runs of a regime go to dev)."""
     rng = np.random.RandomState(seed)
-    names = list(datamod.DATASETS)
-    info = {n: datamod.DATASETS[n] for n in names}
     specs: list[Spec] = []
     i = 0
     for ridx, (regime, count) in enumerate(REGIME_COUNTS.items()):
-        fam_cycle = ["mlp", "cnn", "mlp", "gru", "mlp", "transformer"]
-        shift = int(rng.randint(0, len(fam_cycle)))
-        fam_cycle = fam_cycle[shift:] + fam_cycle[:shift]
+        cycle = _family_cycle(rng)
         for k in range(count):
             part = "test" if k % 3 == 2 else "dev"
-            base = regime
-            if regime in BASE_FOR_VARIANT:
-                base = str(rng.choice(BASE_FOR_VARIANT[regime]))
-            fams = fam_cycle if regime != "long" else ["mlp", "mlp", "cnn", "mlp", "mlp", "gru"]
-            family = fams[k % len(fams)]
-            pool = [
-                n
-                for n in names
-                if info[n][2] == part
-                and models.compatible(family, info[n][1])
-                and (
-                    info[n][0] == "classification"
-                    or regime not in ("dead_at_chance", "accuracy_only")
-                )
-            ]
-            if not pool:  # e.g. a cnn on a classification-only regime in a part with no images
-                family = "mlp" if rng.rand() < 0.5 else "transformer"
-                pool = [
-                    n
-                    for n in names
-                    if info[n][2] == part
-                    and models.compatible(family, info[n][1])
-                    and (
-                        info[n][0] == "classification"
-                        or regime not in ("dead_at_chance", "accuracy_only")
-                    )
-                ]
-            dataset = str(rng.choice(pool))
+            base, family = _base_and_family(rng, regime, cycle, k)
+            family, dataset = _draw_dataset(rng, part, family, regime)
             fmts = _formats_for(regime)
             # rounds of 3 runs (2 dev + 1 test) share a format; rounds cycle through formats
             rnd = (k // 3 + ridx) % len(fmts)
@@ -359,36 +368,13 @@ def make_fresh_specs(seed: int = FRESH_SEED) -> list[Spec]:
     compact formats for long runs, no hf-trainer for accuracy-only logs) and ids ``fNNN_...``.
     """
     rng = np.random.RandomState(seed)
-    info = {n: v for n, v in datamod.DATASETS.items() if v[2] == "fresh"}
-    names = list(info)
-
-    def pool(family: str, regime: str) -> list[str]:
-        return [
-            n
-            for n in names
-            if models.compatible(family, info[n][1])
-            and (
-                info[n][0] == "classification" or regime not in ("dead_at_chance", "accuracy_only")
-            )
-        ]
-
     specs: list[Spec] = []
     i = 0
     for ridx, (regime, count) in enumerate(fresh_counts().items()):
-        fam_cycle = ["mlp", "cnn", "mlp", "gru", "mlp", "transformer"]
-        shift = int(rng.randint(0, len(fam_cycle)))
-        fam_cycle = fam_cycle[shift:] + fam_cycle[:shift]
+        cycle = _family_cycle(rng)
         for k in range(count):
-            base = regime
-            if regime in BASE_FOR_VARIANT:
-                base = str(rng.choice(BASE_FOR_VARIANT[regime]))
-            fams = fam_cycle if regime != "long" else ["mlp", "mlp", "cnn", "mlp", "mlp", "gru"]
-            family = fams[k % len(fams)]
-            candidates = pool(family, regime)
-            if not candidates:  # a cnn / gru on a classification-only regime (no series classifier)
-                family = "mlp" if rng.rand() < 0.5 else "transformer"
-                candidates = pool(family, regime)
-            dataset = str(rng.choice(candidates))
+            base, family = _base_and_family(rng, regime, cycle, k)
+            family, dataset = _draw_dataset(rng, "fresh", family, regime)
             fmts = _formats_for(regime)
             fmt = fmts[(k + ridx) % len(fmts)] if regime != "long" else str(rng.choice(fmts))
             run_seed = int(rng.randint(0, 2**31 - 1))

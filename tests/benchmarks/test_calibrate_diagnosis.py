@@ -29,7 +29,7 @@ def test_leave_one_dataset_out_never_scores_a_run_with_its_own_dataset():
     lodo = cal.leave_one_dataset_out(records, weight=0.0, max_bins=1)
     assert lodo["brier"] > 0.9
     in_sample = cal.fit_table(records, weight=0.0, max_bins=1)
-    assert cal.lookup(in_sample, "r", 0.5) == pytest.approx(0.5)
+    assert cal.confidence_from(in_sample, "r", 0.5) == pytest.approx(0.5)
 
 
 def test_the_held_out_part_is_refused(capsys):
